@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what zkstash's demo and tests need on a Debian machine, idempotently:
-# system packages (ZooKeeper, restic, Java) via apt, then a Python venv with the pinned
+# system packages (ZooKeeper, restic, Java, rclone) via apt, then a Python venv with the pinned
 # requirements. Safe to run again; each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +11,7 @@ need_apt=()
 [ -f /usr/share/java/zookeeper.jar ] || need_apt+=(zookeeper)
 command -v restic >/dev/null 2>&1 || need_apt+=(restic)
 command -v java >/dev/null 2>&1 || need_apt+=(default-jre-headless)
+command -v rclone >/dev/null 2>&1 || need_apt+=(rclone)
 if [ ${#need_apt[@]} -gt 0 ]; then
   say "installing system packages: ${need_apt[*]}"
   if [ "$(id -u)" -ne 0 ]; then
@@ -20,7 +21,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
 else
-  say "system packages present (zookeeper, restic, java)"
+  say "system packages present (zookeeper, restic, java, rclone)"
 fi
 
 PY=${PYTHON:-python3}
