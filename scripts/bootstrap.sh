@@ -11,6 +11,8 @@ need_apt=()
 [ -f /usr/share/java/zookeeper.jar ] || need_apt+=(zookeeper)
 command -v restic >/dev/null 2>&1 || need_apt+=(restic)
 command -v java >/dev/null 2>&1 || need_apt+=(default-jre-headless)
+# promtool (checks and unit-tests the PrometheusRule alerts) ships in Debian's prometheus package.
+command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v rclone >/dev/null 2>&1 || need_apt+=(rclone)
 if [ ${#need_apt[@]} -gt 0 ]; then
   say "installing system packages: ${need_apt[*]}"
@@ -30,7 +32,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 stamp=.venv/.requirements.sha
-want=$(cat requirements.txt requirements-dev.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+want=$(cat requirements*.txt pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   say "installing Python packages into .venv (pinned in requirements*.txt)"
   .venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
