@@ -1,0 +1,1 @@
+"""zkstash executor: dumps ZooKeeper into restic repositories and restores from them."""

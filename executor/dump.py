@@ -1,0 +1,193 @@
+"""Dump a ZooKeeper (sub)tree into a zkstash stream (docs/format.md)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from kazoo.client import KazooClient
+from kazoo.exceptions import KazooException, NoAuthError, NoNodeError
+from kazoo.handlers.threading import KazooTimeoutError
+from kazoo.retry import RetryFailedError
+
+from executor.stream import (
+    FLAG_ACL_REDACTED,
+    FLAG_EPHEMERAL,
+    AclEntry,
+    NodeRecord,
+    StreamHeader,
+    StreamWriter,
+)
+from executor.zk.connection import ZkConnectionError, ZkConnectionSettings, connect, disconnect
+from executor.zk.paths import PathFilter, validate_path
+from executor.zk.reader import NodeReader, ReaderSettings, ReadMode, ZNode
+from executor.zk.walk import walk
+
+PROGRESS_EVERY = 1000
+
+
+class DumpError(Exception):
+    """The dump failed; no valid trailer was written, so the output is not a backup."""
+
+
+@dataclass
+class DumpOptions:
+    """What to dump and how hard to push the server."""
+
+    root: str = "/"
+    include: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=list)
+    include_ephemeral: bool = False
+    include_system: bool = False
+    batch_bytes: int = 512 * 1024
+    in_flight: int = 8
+    read_mode: ReadMode = "auto"
+
+
+@dataclass(frozen=True)
+class DumpSummary:
+    """Result of a successful dump. `bytes` counts the whole stream (trailer included);
+    `sha256` is the digest recorded in the trailer (all bytes before it)."""
+
+    znodes: int
+    bytes: int
+    sha256: str
+    zxid_start: int
+    zxid_end: int
+    duration_seconds: float
+    server_version: str
+    read_mode: str = "multiread"
+    redacted_acls: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def sequence_counter(cversion: int, num_children: int) -> int:
+    """The parent's next sequential suffix: the server shows cversion = 2*creates - children."""
+    return (cversion + num_children) // 2
+
+
+def is_redacted(entry: AclEntry) -> bool:
+    """A digest id the server hid (`user:x`) because the reader lacked ADMIN on the node."""
+    return entry.scheme == "digest" and entry.id.endswith(":x")
+
+
+def to_record(node: ZNode) -> NodeRecord:
+    """Stream record for a node read from ZooKeeper."""
+    acl = tuple(AclEntry(a.perms, a.id.scheme, a.id.id) for a in node.acl)
+    flags = FLAG_EPHEMERAL if node.stat.ephemeralOwner else 0
+    if any(is_redacted(entry) for entry in acl):
+        flags |= FLAG_ACL_REDACTED
+    counter = sequence_counter(node.stat.cversion, node.stat.numChildren)
+    return NodeRecord(node.path, node.data, tuple(node.stat), acl, counter, flags)
+
+
+def server_version(client: KazooClient) -> str:
+    """The version from the `srvr` 4lw ('' when the server does not answer it)."""
+    try:
+        reply = client.command(b"srvr")
+    except Exception:  # 4lw is optional (TLS-only ports, whitelists): the version is informative
+        return ""
+    for line in reply.splitlines():
+        if line.startswith("Zookeeper version:"):
+            return line.split(":", 1)[1].split(",")[0].strip()
+    return ""
+
+
+def _warnings(writer: StreamWriter) -> list[str]:
+    if not writer.redacted_acls:
+        return []
+    return [
+        f"{writer.redacted_acls} znodes have digest ACLs the server redacted to 'user:x' "
+        "(connect as a user with ADMIN on them, e.g. the super user, to save them intact)"
+    ]
+
+
+def dump(
+    settings: ZkConnectionSettings,
+    options: DumpOptions,
+    out: BinaryIO,
+    progress: Callable[[int], None] | None = None,
+) -> DumpSummary:
+    """Write a complete stream (header, nodes in pre-order, trailer) of `options.root` to `out`.
+
+    `progress` is called with the cumulative number of znodes written (every 1,000 and at the
+    end). Raises DumpError on any failure; the stream then has no trailer, so it never verifies.
+    """
+    try:
+        root = validate_path(options.root, "dump root")
+        path_filter = PathFilter.build(options.include, options.exclude, options.include_system)
+    except ValueError as exc:
+        raise DumpError(str(exc)) from exc
+    started = time.monotonic()
+    try:
+        client = connect(settings)
+    except ZkConnectionError as exc:
+        raise DumpError(str(exc)) from exc
+    try:
+        return _dump_with(client, root, path_filter, options, out, progress, started)
+    except NoNodeError as exc:
+        raise DumpError(f"dump root {root!r} does not exist") from exc
+    except NoAuthError as exc:
+        raise DumpError(f"not authorized to read under {root!r}: {exc!r}") from exc
+    except (KazooException, KazooTimeoutError, RetryFailedError, OSError) as exc:
+        raise DumpError(f"dump of {root!r} failed: {type(exc).__name__} {exc}".strip()) from exc
+    finally:
+        disconnect(client)
+
+
+def _dump_with(
+    client: KazooClient,
+    root: str,
+    path_filter: PathFilter,
+    options: DumpOptions,
+    out: BinaryIO,
+    progress: Callable[[int], None] | None,
+    started: float,
+) -> DumpSummary:
+    client.sync(root)
+    zxid_start = client.last_zxid
+    version = server_version(client)
+    reader_settings = ReaderSettings(
+        batch_bytes=options.batch_bytes,
+        in_flight=options.in_flight,
+        timeout=client._session_timeout / 1000.0 if client._session_timeout else 30.0,
+    )
+    reader = NodeReader(client, options.read_mode, reader_settings)
+    if not client.exists(root):
+        raise NoNodeError(root)
+    header = StreamHeader(
+        root=root,
+        server_version=version,
+        include=tuple(options.include),
+        exclude=tuple(options.exclude),
+        include_ephemeral=options.include_ephemeral,
+        include_system=options.include_system,
+    )
+    writer = StreamWriter(out, header)
+    for node in walk(reader, root, path_filter):
+        if node.stat.ephemeralOwner and not options.include_ephemeral:
+            continue
+        if not path_filter.selected(node.path):
+            continue
+        writer.node(to_record(node))
+        if progress and writer.znodes % PROGRESS_EVERY == 0:
+            progress(writer.znodes)
+    client.sync(root)
+    zxid_end = client.last_zxid
+    sha256 = writer.finish(zxid_start, zxid_end)
+    if progress:
+        progress(writer.znodes)
+    return DumpSummary(
+        znodes=writer.znodes,
+        bytes=writer.bytes,
+        sha256=sha256,
+        zxid_start=zxid_start,
+        zxid_end=zxid_end,
+        duration_seconds=time.monotonic() - started,
+        server_version=version,
+        read_mode=reader.mode,
+        redacted_acls=writer.redacted_acls,
+        warnings=_warnings(writer),
+    )

@@ -1,0 +1,382 @@
+"""The zkstash dump stream (format 1): write, read and verify. Specified in docs/format.md.
+
+Layout: an 8-byte magic and a 2-byte format version, then records `kind(1) length(4) body`:
+one header (`H`, JSON), node records (`N`, binary) in path pre-order, and one trailer (`T`,
+JSON) holding the node count, the byte count and the SHA-256 of everything before the trailer.
+Everything before the trailer is a function of the tree alone (run-specific values such as the
+zxid window live in the trailer), so identical trees give identical bytes and restic dedups them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+MAGIC = b"ZKSTASH\x00"
+FORMAT_VERSION = 1
+KIND_HEADER = ord("H")
+KIND_NODE = ord("N")
+KIND_TRAILER = ord("T")
+FLAG_EPHEMERAL = 1
+FLAG_ACL_REDACTED = 2
+
+_PREAMBLE = MAGIC + struct.pack(">H", FORMAT_VERSION)
+_RECORD_HEAD = struct.Struct(">BI")
+_STAT = struct.Struct(">qqqqiiiqiiq")  # jute order: czxid mzxid ctime mtime version cversion
+#                                        aversion ephemeralOwner dataLength numChildren pzxid
+_NODE_FIXED = struct.Struct(">BiH")  # flags, sequence counter, ACL entry count
+_U32 = struct.Struct(">I")
+_I32 = struct.Struct(">i")
+_ACL_ENTRY = struct.Struct(">iHH")  # perms, len(scheme), len(id)
+MAX_JSON_RECORD = 1 << 20
+READ_CHUNK = 1 << 20
+
+
+class StreamError(Exception):
+    """The input is not a complete, intact zkstash stream (the message says why)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AclEntry:
+    """One ACL entry: permission bits, scheme and id (e.g. 31, "digest", "app:hash=")."""
+
+    perms: int
+    scheme: str
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class NodeRecord:
+    """One znode as stored: path, data (None = null), Stat tuple, ACL, counter, flags."""
+
+    path: str
+    data: bytes | None
+    stat: tuple[int, ...]
+    acl: tuple[AclEntry, ...]
+    sequence: int
+    flags: int = 0
+
+    @property
+    def ephemeral(self) -> bool:
+        return bool(self.flags & FLAG_EPHEMERAL)
+
+    @property
+    def num_children(self) -> int:
+        return self.stat[9]
+
+
+@dataclass(frozen=True)
+class StreamHeader:
+    """The header's fields: root of the dump, server version, filters (nothing run-specific)."""
+
+    root: str
+    server_version: str = ""
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    include_ephemeral: bool = False
+    include_system: bool = False
+
+    def to_json(self) -> dict:
+        return {
+            "format": FORMAT_VERSION,
+            "root": self.root,
+            "serverVersion": self.server_version,
+            "include": list(self.include),
+            "exclude": list(self.exclude),
+            "includeEphemeral": self.include_ephemeral,
+            "includeSystem": self.include_system,
+        }
+
+    @classmethod
+    def from_json(cls, obj: dict) -> StreamHeader:
+        try:
+            return cls(
+                root=str(obj["root"]),
+                server_version=str(obj.get("serverVersion", "")),
+                include=tuple(obj.get("include", ())),
+                exclude=tuple(obj.get("exclude", ())),
+                include_ephemeral=bool(obj.get("includeEphemeral", False)),
+                include_system=bool(obj.get("includeSystem", False)),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StreamError(f"header record is malformed: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class StreamSummary:
+    """What a verified stream holds; `sha256` covers every byte before the trailer."""
+
+    format: int
+    header: StreamHeader
+    znodes: int
+    bytes: int
+    sha256: str
+    zxid_start: int
+    zxid_end: int
+    redacted_acls: int = 0
+    ephemeral: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+def path_key(path: str) -> tuple[str, ...]:
+    """Sort key giving pre-order (a parent directly before its subtree, siblings by name)."""
+    return () if path == "/" else tuple(path[1:].split("/"))
+
+
+def _json_bytes(obj: dict) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _short(text: str) -> bytes:
+    raw = text.encode()
+    if len(raw) > 0xFFFF:
+        raise ValueError(f"ACL field longer than 65535 bytes: {text[:40]!r}…")
+    return raw
+
+
+def encode_node(record: NodeRecord) -> bytes:
+    """The body of one `N` record."""
+    path = record.path.encode()
+    parts = [_U32.pack(len(path)), path, _STAT.pack(*record.stat)]
+    parts.append(_NODE_FIXED.pack(record.flags, record.sequence, len(record.acl)))
+    for entry in record.acl:
+        scheme, ident = _short(entry.scheme), _short(entry.id)
+        parts += [_ACL_ENTRY.pack(entry.perms, len(scheme), len(ident)), scheme, ident]
+    if record.data is None:
+        parts.append(_I32.pack(-1))
+    else:
+        parts += [_I32.pack(len(record.data)), record.data]
+    return b"".join(parts)
+
+
+def decode_node(body: bytes) -> NodeRecord:
+    """Parse one `N` record body (StreamError when it is malformed)."""
+    try:
+        (path_len,) = _U32.unpack_from(body, 0)
+        offset = 4
+        path = body[offset : offset + path_len].decode()
+        offset += path_len
+        stat = _STAT.unpack_from(body, offset)
+        offset += _STAT.size
+        flags, sequence, acl_count = _NODE_FIXED.unpack_from(body, offset)
+        offset += _NODE_FIXED.size
+        acl = []
+        for _ in range(acl_count):
+            perms, scheme_len, id_len = _ACL_ENTRY.unpack_from(body, offset)
+            offset += _ACL_ENTRY.size
+            scheme = body[offset : offset + scheme_len].decode()
+            offset += scheme_len
+            ident = body[offset : offset + id_len].decode()
+            offset += id_len
+            acl.append(AclEntry(perms, scheme, ident))
+        (data_len,) = _I32.unpack_from(body, offset)
+        offset += 4
+        data = None if data_len < 0 else body[offset : offset + data_len]
+        offset += max(data_len, 0)
+    except (struct.error, UnicodeDecodeError) as exc:
+        raise StreamError(f"malformed node record: {exc}") from exc
+    if offset != len(body) or (data is not None and len(data) != data_len):
+        raise StreamError("malformed node record: length does not match its fields")
+    if not path.startswith("/") or (path != "/" and path.endswith("/")):
+        raise StreamError(f"malformed node record: invalid path {path!r}")
+    return NodeRecord(path, data, stat, tuple(acl), sequence, flags)
+
+
+class StreamWriter:
+    """Writes a stream to a binary file object, hashing and counting as it goes."""
+
+    def __init__(self, out: BinaryIO, header: StreamHeader):
+        self._out = out
+        self._hash = hashlib.sha256()
+        self.bytes = 0
+        self.znodes = 0
+        self.redacted_acls = 0
+        self.ephemeral = 0
+        self._last_key: tuple[str, ...] | None = None
+        self._emit(_PREAMBLE)
+        self._record(KIND_HEADER, _json_bytes(header.to_json()))
+
+    def _emit(self, chunk: bytes) -> None:
+        self._out.write(chunk)
+        self._hash.update(chunk)
+        self.bytes += len(chunk)
+
+    def _record(self, kind: int, body: bytes) -> None:
+        self._emit(_RECORD_HEAD.pack(kind, len(body)))
+        self._emit(body)
+
+    def node(self, record: NodeRecord) -> None:
+        """Append one node; nodes must come in pre-order (`path_key` strictly increasing)."""
+        key = path_key(record.path)
+        if self._last_key is not None and key <= self._last_key:
+            raise ValueError(f"node {record.path!r} written out of order")
+        self._last_key = key
+        self._record(KIND_NODE, encode_node(record))
+        self.znodes += 1
+        self.redacted_acls += bool(record.flags & FLAG_ACL_REDACTED)
+        self.ephemeral += record.ephemeral
+
+    def finish(self, zxid_start: int, zxid_end: int) -> str:
+        """Write the trailer; returns the SHA-256 (hex) of all bytes before it."""
+        digest = self._hash.hexdigest()
+        trailer = {
+            "znodes": self.znodes,
+            "bytes": self.bytes,
+            "sha256": digest,
+            "zxidStart": zxid_start,
+            "zxidEnd": zxid_end,
+            "redactedAcls": self.redacted_acls,
+            "ephemeral": self.ephemeral,
+        }
+        body = _json_bytes(trailer)
+        chunk = _RECORD_HEAD.pack(KIND_TRAILER, len(body)) + body
+        self._out.write(chunk)
+        self.bytes += len(chunk)
+        return digest
+
+
+class _Input:
+    """Buffered reads with exact-length semantics and a running hash."""
+
+    def __init__(self, inp: BinaryIO):
+        self._inp = inp
+        self._buf = bytearray()
+        self._pos = 0
+        self.hash = hashlib.sha256()
+        self.consumed = 0
+
+    def _fill(self, need: int) -> bool:
+        while len(self._buf) - self._pos < need:
+            chunk = self._inp.read(READ_CHUNK)
+            if not chunk:
+                return False
+            if self._pos:
+                del self._buf[: self._pos]
+                self._pos = 0
+            self._buf += chunk
+        return True
+
+    def take(self, size: int, what: str, hashed: bool = True) -> bytes:
+        if not self._fill(size):
+            raise StreamError(f"stream is truncated (ended inside the {what})")
+        chunk = bytes(self._buf[self._pos : self._pos + size])
+        self._pos += size
+        self.consumed += size
+        if hashed:
+            self.hash.update(chunk)
+        return chunk
+
+    def at_end(self) -> bool:
+        return not self._fill(1)
+
+
+def _read_json(body: bytes, what: str) -> dict:
+    try:
+        obj = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise StreamError(f"{what} record is not valid JSON: {exc}") from exc
+    if not isinstance(obj, dict):
+        raise StreamError(f"{what} record is not a JSON object")
+    return obj
+
+
+class StreamReader:
+    """Iterates a stream's node records, checking structure and order as it goes.
+
+    After the iteration ends normally, `summary` holds the verified trailer. Iteration raises
+    StreamError on truncation, foreign data, an unknown version, malformed or out-of-order
+    records, or a checksum/count mismatch (detected at the trailer, i.e. at the very end).
+    """
+
+    def __init__(self, inp: BinaryIO):
+        self._in = _Input(inp)
+        self.summary: StreamSummary | None = None
+        magic = self._in.take(len(MAGIC), "magic")
+        if magic != MAGIC:
+            raise StreamError("not a zkstash stream (bad magic bytes)")
+        (version,) = struct.unpack(">H", self._in.take(2, "format version"))
+        if version != FORMAT_VERSION:
+            raise StreamError(
+                f"unsupported stream format version {version} (this build reads {FORMAT_VERSION})"
+            )
+        kind, body = self._record()
+        if kind != KIND_HEADER:
+            raise StreamError("stream does not start with a header record")
+        header_json = _read_json(body, "header")
+        if header_json.get("format") != FORMAT_VERSION:
+            raise StreamError(f"header names format {header_json.get('format')!r}, expected 1")
+        self.header = StreamHeader.from_json(header_json)
+
+    def _record(self) -> tuple[int, bytes]:
+        head = self._in.take(_RECORD_HEAD.size, "record header", hashed=False)
+        kind, length = _RECORD_HEAD.unpack(head)
+        if kind not in (KIND_HEADER, KIND_NODE, KIND_TRAILER):
+            raise StreamError(f"unknown record kind 0x{kind:02x} at byte {self._in.consumed - 5}")
+        if kind != KIND_NODE and length > MAX_JSON_RECORD:
+            raise StreamError(f"{chr(kind)} record of {length} bytes is implausibly large")
+        if kind == KIND_TRAILER:
+            return kind, self._in.take(length, "trailer", hashed=False)
+        self._in.hash.update(head)
+        return kind, self._in.take(length, "record")
+
+    def __iter__(self) -> Iterator[NodeRecord]:
+        root_key = path_key(self.header.root)
+        last_key: tuple[str, ...] | None = None
+        count = 0
+        bytes_before_trailer = self._in.consumed
+        while True:
+            bytes_before_trailer = self._in.consumed
+            kind, body = self._record()
+            if kind == KIND_TRAILER:
+                break
+            if kind == KIND_HEADER:
+                raise StreamError("a second header record appears inside the stream")
+            record = decode_node(body)
+            key = path_key(record.path)
+            if last_key is not None and key <= last_key:
+                raise StreamError(f"records out of order at {record.path!r}")
+            if key[: len(root_key)] != root_key:
+                raise StreamError(f"node {record.path!r} lies outside the dump root")
+            last_key = key
+            count += 1
+            yield record
+        self.summary = self._check_trailer(body, count, bytes_before_trailer)
+
+    def _check_trailer(self, body: bytes, count: int, offset: int) -> StreamSummary:
+        trailer = _read_json(body, "trailer")
+        digest = self._in.hash.hexdigest()
+        if trailer.get("sha256") != digest:
+            raise StreamError("checksum mismatch: the stream is corrupted")
+        if trailer.get("znodes") != count or trailer.get("bytes") != offset:
+            raise StreamError("trailer counts do not match the stream")
+        if not self._in.at_end():
+            raise StreamError("unexpected data after the trailer")
+        return StreamSummary(
+            format=FORMAT_VERSION,
+            header=self.header,
+            znodes=count,
+            bytes=self._in.consumed,
+            sha256=digest,
+            zxid_start=int(trailer.get("zxidStart", 0)),
+            zxid_end=int(trailer.get("zxidEnd", 0)),
+            redacted_acls=int(trailer.get("redactedAcls", 0)),
+            ephemeral=int(trailer.get("ephemeral", 0)),
+        )
+
+
+def records(inp: BinaryIO) -> Iterator[NodeRecord]:
+    """Decoded node records of a stream, in order (integrity is only known at the end)."""
+    yield from StreamReader(inp)
+
+
+def verify(inp: BinaryIO) -> StreamSummary:
+    """Read a whole stream and check it; returns its summary or raises StreamError."""
+    reader = StreamReader(inp)
+    for _ in reader:
+        pass
+    assert reader.summary is not None
+    return reader.summary

@@ -1,0 +1,1 @@
+"""ZooKeeper access for the executor: connection, the multiRead protocol, reading and walking."""
