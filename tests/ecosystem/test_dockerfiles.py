@@ -42,7 +42,9 @@ def test_every_base_image_is_pinned_by_tag_and_digest(image: str) -> None:
 @pytest.mark.parametrize("image", IMAGES)
 def test_build_is_multi_stage_and_the_image_copies_only_the_virtualenv(image: str) -> None:
     final = final_stage(image)
-    copies_from_build = [c for c in final.of("COPY") if any(f.startswith("--from=") for f in c.flags)]
+    copies_from_build = [
+        c for c in final.of("COPY") if any(f.startswith("--from=") for f in c.flags)
+    ]
     assert len(stages(image)) >= 2
     assert [c.value for c in copies_from_build] == [("/opt/zkstash", "/opt/zkstash")]
 
