@@ -23,6 +23,7 @@ ARGOCD_CM = {
 }
 STORAGE = "storage.kubestash.com/v1alpha1"
 CORE = "core.kubestash.com/v1alpha1"
+BAD_CRON = 'spec.sessions[0].scheduler.schedule: "*/61 * * * *" is not a valid cron expression'
 
 
 @pytest.fixture(scope="module")
@@ -181,14 +182,14 @@ CASES = {
                     condition(
                         "ValidationPassed",
                         "False",
-                        'spec.sessions[0].scheduler.schedule: "*/61 * * * *" is not a valid cron expression',
+                        BAD_CRON,
                     )
                 ],
             },
         ),
         (
             "Degraded",
-            'spec.sessions[0].scheduler.schedule: "*/61 * * * *" is not a valid cron expression',
+            BAD_CRON,
         ),
     ),
     "configuration paused": (

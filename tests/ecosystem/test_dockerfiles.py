@@ -6,20 +6,22 @@ Jobs and the tests run.
 """
 
 import importlib.metadata
+import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
+import time
 import tomllib
+import urllib.request
 from pathlib import Path
 
 import pytest
-from packaging.utils import canonicalize_name
 
 from tests.ecosystem.images import (
     IMAGES,
     REPO,
-    dockerfile_path,
     final_stage,
     lock_path,
     requirement_pins,
@@ -162,3 +164,43 @@ def test_executor_entrypoint_runs_from_the_installed_package() -> None:
     result = subprocess.run([executor, "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "backup" in result.stdout and "restore" in result.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _in_repo(image: str, path_in_image: str) -> str:
+    """The repository file a COPY put at PATH_IN_IMAGE (so the command can run from the repo)."""
+    for stage in stages(image):
+        for command in stage.of("COPY"):
+            if command.value[-1] == path_in_image and not command.flags:
+                return command.value[0]
+    return path_in_image
+
+
+def test_hooks_image_command_serves_the_hooks_with_their_gunicorn_config() -> None:
+    cmd = final_stage("hooks").of("CMD")[-1]
+    assert cmd.json and cmd.value[0] == "gunicorn" and cmd.value[-1] == "hooks.app:app"
+    config = cmd.value[cmd.value.index("--config") + 1]
+    assert _in_repo("hooks", config) == "hooks/gunicorn.conf.py"
+    argv = [str(Path(sys.executable).parent / "gunicorn")]
+    argv += [_in_repo("hooks", arg) for arg in cmd.value[1:]]
+    port = _free_port()
+    env = {**os.environ, "ZKSTASH_HOOKS_BIND": f"127.0.0.1:{port}", "ZKSTASH_HOOKS_WORKERS": "1"}
+    server = subprocess.Popen(argv, cwd=REPO, env=env, stderr=subprocess.PIPE)
+    try:
+        body = ""
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
+                    body = r.read().decode()
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert body == "ok\n"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
