@@ -1,0 +1,391 @@
+"""Snapshot controller: status from the backup pod's result; forgets its restic data on WipeOut.
+
+Parent: Snapshot (storage.kubestash.com/v1alpha1). Child: the cleanup Job (finalize only).
+Related: the backup Job and its Pods (label ``kubestash.com/backup-session=<session>``), the
+Repository, every BackupStorage (the Repository names which one), and the zookeeper-addon
+Addon and Functions (the cleanup Job's image).
+
+The status is read from the executor's BackupResult in the backup pod's termination message.
+BackupSessions (and with them their Jobs and Pods) are pruned to ``sessionHistoryLimit``; a
+Snapshot outlives them, so a terminal result is carried forward from the Snapshot's own status
+once the pod is gone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from hooks import conditions, jobs, names
+from hooks.jobs import JobInputError
+from hooks.protocol import (
+    SyncRequest,
+    as_desired,
+    composite_response,
+    customize_response,
+    related_rule,
+)
+
+STORAGE_API = "storage.kubestash.com/v1alpha1"
+BATCH_API = "batch/v1"
+COMPONENT = "dump"
+TERMINAL_PHASES = ("Succeeded", "Failed")
+
+CONDITION_BACKUP_INCOMPLETE = "BackupIncomplete"
+REASON_EXECUTOR_TERMINATED = "BackupExecutorTerminatedBeforeCompletion"
+CONDITION_CLEANUP = "SnapshotDataForgotten"
+
+
+# --- reading the executor's result --------------------------------------------------------
+
+
+def format_size(size: int) -> str:
+    """KubeStash's size strings: ``806 B``, ``1.265 KiB``, ``12.222 MiB``."""
+    units = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+    value = float(size)
+    for unit in units:
+        if value < 1024 or unit == units[-1]:
+            if unit == "B":
+                return f"{int(value)} B"
+            return f"{value:.3f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def _repository_entry(result: Mapping[str, Any], repository: str) -> dict[str, Any] | None:
+    for entry in result.get("repositories") or []:
+        if isinstance(entry, Mapping) and entry.get("name") == repository:
+            return dict(entry)
+    return None
+
+
+def component_from_result(
+    result: Mapping[str, Any], repository: str, session: str
+) -> dict[str, Any]:
+    """The ``dump`` component of a Snapshot from the executor's BackupResult."""
+    entry = _repository_entry(result, repository)
+    phase = str((entry or result).get("phase") or "Failed")
+    if entry is None:
+        phase = "Failed"
+    error = str((entry or {}).get("error") or result.get("error") or "")
+    if entry is None and not error:
+        error = f"the backup result has no entry for repository {repository!r}"
+    stream = result.get("stream") or {}
+    stream_bytes = int(stream.get("bytes") or 0)
+    component: dict[str, Any] = {
+        "path": f"repository/v1/{session}/{COMPONENT}",
+        "phase": phase if phase in TERMINAL_PHASES else "Failed",
+        "driver": "Restic",
+        "integrity": phase == "Succeeded",
+        "size": format_size(stream_bytes),
+    }
+    if result.get("durationSeconds") is not None:
+        component["duration"] = jobs.go_duration(float(result["durationSeconds"]))
+    if error:
+        component["error"] = error
+    snapshot_id = (entry or {}).get("snapshotId")
+    if snapshot_id:
+        component["resticStats"] = [
+            {
+                "summary": {
+                    "id": str(snapshot_id),
+                    "uploaded": format_size(int(entry.get("bytesAdded") or 0)),
+                    "hostPath": COMPONENT,
+                    "size": format_size(stream_bytes),
+                    "startTime": str(result.get("startTime") or ""),
+                    "endTime": str(result.get("endTime") or ""),
+                }
+            }
+        ]
+    return component
+
+
+def restic_snapshot_id(status: Mapping[str, Any]) -> str | None:
+    """The restic snapshot id a Snapshot's status records for its dump, if any."""
+    component = ((status.get("components") or {}).get(COMPONENT)) or {}
+    for stats in component.get("resticStats") or []:
+        snapshot_id = ((stats or {}).get("summary") or {}).get("id")
+        if snapshot_id:
+            return str(snapshot_id)
+    return None
+
+
+# --- phase ---------------------------------------------------------------------------------
+
+
+def snapshot_phase(components: Mapping[str, Any], snapshot_conditions: list[dict]) -> str:
+    """Reference §1.3: Failed on BackupIncomplete, Pending without components, else aggregate."""
+    if conditions.is_true(snapshot_conditions, CONDITION_BACKUP_INCOMPLETE):
+        return "Failed"
+    if not components:
+        return "Pending"
+    phases = [str((c or {}).get("phase") or "") for c in components.values()]
+    if all(p == "Succeeded" for p in phases):
+        return "Succeeded"
+    if any(p == "Failed" for p in phases):
+        return "Failed"
+    return "Running"
+
+
+# --- customize -----------------------------------------------------------------------------
+
+
+def customize(request: SyncRequest) -> dict[str, Any]:
+    """Related objects: the session's backup Job/Pods, the Repository, storages, the catalog."""
+    spec = request.parent.get("spec") or {}
+    session_label = {names.LABEL_BACKUP_SESSION: str(spec.get("backupSession") or "")}
+    return customize_response(
+        [
+            related_rule(
+                BATCH_API, "jobs", namespace=request.namespace, match_labels=session_label
+            ),
+            related_rule("v1", "pods", namespace=request.namespace, match_labels=session_label),
+            # The cleanup Job's pods carry the result of the forget.
+            related_rule(
+                "v1",
+                "pods",
+                namespace=request.namespace,
+                match_labels={
+                    names.LABEL_INVOKER_KIND: "Snapshot",
+                    names.LABEL_INVOKER_NAME: request.name,
+                },
+            ),
+            related_rule(
+                STORAGE_API,
+                "repositories",
+                namespace=request.namespace,
+                names=[str(spec.get("repository") or "")],
+            ),
+            # The Repository names the storage, which customize cannot see; storages are few.
+            related_rule(STORAGE_API, "backupstorages"),
+            related_rule(jobs.ADDON_API, "addons", names=[jobs.DEFAULT_ADDON]),
+            related_rule(jobs.ADDON_API, "functions", names=[jobs.FUNCTION_FORGET]),
+        ]
+    )
+
+
+# --- status --------------------------------------------------------------------------------
+
+
+def _newest(objects: list[dict[str, Any]]) -> dict[str, Any] | None:
+    def order(obj: Mapping[str, Any]) -> tuple[str, str]:
+        metadata = obj.get("metadata") or {}
+        return (str(metadata.get("creationTimestamp") or ""), str(metadata.get("name") or ""))
+
+    return max(objects, key=order) if objects else None
+
+
+def backup_job(request: SyncRequest) -> dict[str, Any] | None:
+    """The newest backup Job of this Snapshot's BackupSession among related objects."""
+    session = str((request.parent.get("spec") or {}).get("backupSession") or "")
+    candidates = [
+        job
+        for job in request.related.list("Job", BATCH_API)
+        if ((job.get("metadata") or {}).get("labels") or {}).get(names.LABEL_BACKUP_SESSION)
+        == session
+    ]
+    return _newest(candidates)
+
+
+def _incomplete_condition(
+    request: SyncRequest, incomplete: bool, message: str, when: str
+) -> dict[str, Any]:
+    return conditions.condition(
+        CONDITION_BACKUP_INCOMPLETE,
+        incomplete,
+        REASON_EXECUTOR_TERMINATED if incomplete else "BackupExecutorCompleted",
+        message,
+        observed_generation=request.generation,
+        previous=request.observed_status.get("conditions"),
+        transition_time=when,
+    )
+
+
+def observed_status(request: SyncRequest) -> dict[str, Any]:
+    """The Snapshot's status from its backup Job's result, or carried forward when terminal."""
+    previous = request.observed_status
+    if previous.get("phase") in TERMINAL_PHASES:
+        # Terminal results are final; the Job and Pods that produced them may be pruned.
+        return {k: v for k, v in previous.items() if k != "observedGeneration"}
+    spec = request.parent.get("spec") or {}
+    repository = str(spec.get("repository") or "")
+    session = str(spec.get("session") or "")
+    job = backup_job(request)
+    components: dict[str, Any] = {}
+    snapshot_conditions: list[dict[str, Any]] = []
+    status: dict[str, Any] = {}
+    if job is not None:
+        outcome = jobs.job_outcome(job, request.related.list("Pod", "v1"))
+        when = conditions.observed_time([job])
+        if outcome.state in TERMINAL_PHASES and outcome.result is not None:
+            result = outcome.result
+            component = component_from_result(result, repository, session)
+            components[COMPONENT] = component
+            # A result without per-repository entries means the executor never finished.
+            incomplete = "repositories" not in result
+            snapshot_conditions.append(
+                _incomplete_condition(
+                    request,
+                    incomplete,
+                    str(result.get("error") or "") if incomplete else "the backup finished",
+                    when,
+                )
+            )
+            if result.get("startTime"):
+                status["snapshotTime"] = str(result["startTime"])
+            status["size"] = component["size"]
+            status["integrity"] = bool(component["integrity"])
+        elif outcome.state == "Running":
+            components[COMPONENT] = {
+                "path": f"repository/v1/{session}/{COMPONENT}",
+                "phase": "Running",
+                "driver": "Restic",
+            }
+    status["phase"] = snapshot_phase(components, snapshot_conditions)
+    if components:
+        status["components"] = components
+        status["totalComponents"] = len(components)
+    if snapshot_conditions:
+        status["conditions"] = conditions.sorted_conditions(snapshot_conditions)
+    return status
+
+
+# --- cleanup (finalize with WipeOut) -------------------------------------------------------
+
+
+def cleanup_job(request: SyncRequest, snapshot_id: str) -> dict[str, Any]:
+    """The Job that forgets this Snapshot's restic snapshot; JobInputError names what's missing."""
+    spec = request.parent.get("spec") or {}
+    repository_name = str(spec.get("repository") or "")
+    where = f"Snapshot {request.namespace}/{request.name}"
+    repository = request.related.get(
+        "Repository", STORAGE_API, repository_name, namespace=request.namespace
+    )
+    if repository is None:
+        raise JobInputError(
+            f"{where}: spec.repository", f"Repository {repository_name!r} not found"
+        )
+    repo_spec = repository.get("spec") or {}
+    storage_ref = repo_spec.get("storageRef") or {}
+    storage_namespace = str(storage_ref.get("namespace") or request.namespace)
+    storage = request.related.get(
+        "BackupStorage",
+        STORAGE_API,
+        str(storage_ref.get("name") or ""),
+        namespace=storage_namespace,
+    )
+    if storage is None:
+        raise JobInputError(
+            f"Repository {request.namespace}/{repository_name}: spec.storageRef",
+            f"BackupStorage {storage_namespace}/{storage_ref.get('name')!r} not found",
+        )
+    function = jobs.find_function(request.related, jobs.FUNCTION_FORGET)
+    if function is None:
+        raise JobInputError(f"Function {jobs.FUNCTION_FORGET}", "not found")
+    target = jobs.repository_target(
+        repository_name,
+        (storage.get("spec") or {}).get("storage") or {},
+        str(repo_spec.get("path") or ""),
+        jobs.env_prefix(0),
+        (repo_spec.get("encryptionSecret") or {}).get("name"),
+    )
+    session = str(spec.get("session") or "")
+    return jobs.executor_job(
+        jobs.JobRequest(
+            prefix=names.PREFIX_CLEANUP,
+            owner_name=request.name,
+            namespace=request.namespace,
+            component=names.COMPONENT_CLEANER,
+            labels=names.invoker_labels("Snapshot", request.name, request.namespace),
+            function=function,
+            values={
+                "namespace": request.namespace,
+                "repository": target.spec,
+                "session": session,
+                "snapshot": snapshot_id,
+            },
+            env=target.env,
+            volumes=target.volumes,
+            volume_mounts=target.volume_mounts,
+            backoff_limit=2,
+        )
+    )
+
+
+def _cleanup_condition(
+    request: SyncRequest, status: bool | str, reason: str, message: str, when: str
+) -> dict[str, Any]:
+    return conditions.condition(
+        CONDITION_CLEANUP,
+        status,
+        reason,
+        message,
+        observed_generation=request.generation,
+        previous=request.observed_status.get("conditions"),
+        transition_time=when,
+    )
+
+
+def _with_condition(status: dict[str, Any], condition: dict[str, Any]) -> dict[str, Any]:
+    merged = [*(status.get("conditions") or []), condition]
+    return {**status, "conditions": conditions.sorted_conditions(merged)}
+
+
+def finalize(request: SyncRequest) -> dict[str, Any]:
+    """Delete: finalized at once. WipeOut: finalized once the forget Job has Succeeded."""
+    status = observed_status(request)
+    spec = request.parent.get("spec") or {}
+    if spec.get("deletionPolicy") != "WipeOut":
+        return composite_response(status, [], finalized=True)
+    job = backup_job(request)
+    if job is not None and jobs.job_outcome(job, request.related.list("Pod", "v1")).state in (
+        "Pending",
+        "Running",
+    ):
+        # The backup may still add a restic snapshot; wait for it to end before forgetting.
+        return composite_response(status, [], finalized=False)
+    snapshot_id = restic_snapshot_id(status)
+    if snapshot_id is None:
+        return composite_response(status, [], finalized=True)
+    observed_jobs = request.children.list("Job", BATCH_API)
+    when = conditions.observed_time([request.parent, *observed_jobs])
+    try:
+        desired = cleanup_job(request, snapshot_id)
+    except JobInputError as error:
+        # Keep waiting rather than leak the data; say exactly what blocks the cleanup.
+        condition = _cleanup_condition(request, False, "CleanupBlocked", str(error), when)
+        return composite_response(
+            _with_condition(status, condition),
+            [as_desired(job) for job in observed_jobs],
+            finalized=False,
+        )
+    observed = request.children.get("Job", BATCH_API, desired["metadata"]["name"])
+    if observed is None:
+        condition = _cleanup_condition(
+            request,
+            "Unknown",
+            "CleanupJobCreated",
+            f"forgetting restic snapshot {snapshot_id}",
+            when,
+        )
+        return composite_response(_with_condition(status, condition), [desired], finalized=False)
+    outcome = jobs.job_outcome(observed, request.related.list("Pod", "v1"))
+    if outcome.state == "Succeeded":
+        condition = _cleanup_condition(
+            request, True, "CleanupSucceeded", f"restic snapshot {snapshot_id} forgotten", when
+        )
+        return composite_response(_with_condition(status, condition), [desired], finalized=True)
+    if outcome.state == "Failed":
+        condition = _cleanup_condition(request, False, "CleanupFailed", outcome.message, when)
+    else:
+        condition = _cleanup_condition(
+            request, "Unknown", "CleanupRunning", f"forgetting restic snapshot {snapshot_id}", when
+        )
+    return composite_response(_with_condition(status, condition), [desired], finalized=False)
+
+
+def sync(request: SyncRequest) -> dict[str, Any]:
+    """Sync and finalize share this entry point; Metacontroller sets ``finalizing``."""
+    if request.finalizing:
+        return finalize(request)
+    return composite_response(observed_status(request), [])
