@@ -1,0 +1,1 @@
+"""zkstash hooks: Metacontroller webhooks, one pure module per controller."""

@@ -1,0 +1,311 @@
+"""Metacontroller webhook wire protocol: parse requests, build strict-mode responses.
+
+Composite (``parent``/``children``) and decorator (``object``/``attachments``) requests are
+parsed into one ``SyncRequest``. Objects are indexed by what they say about themselves
+(``metadata.namespace``/``metadata.name``) rather than by the map key, because the key style
+differs between hook versions (v1 ``name``, v2 ``namespace/name``) and Metacontroller releases
+before v4.15 send v1-shaped keys even to v2 hooks.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+LAST_APPLIED_ANNOTATION = "metacontroller.k8s.io/last-applied-configuration"
+DECORATOR_ANNOTATION = "metacontroller.k8s.io/decorator-controller"
+
+COMPOSITE_RESPONSE_KEYS = ("status", "children", "resyncAfterSeconds", "finalized")
+DECORATOR_RESPONSE_KEYS = (
+    "labels",
+    "annotations",
+    "status",
+    "attachments",
+    "resyncAfterSeconds",
+    "finalized",
+)
+CUSTOMIZE_RESPONSE_KEYS = ("relatedResources",)
+
+
+class InvalidRequest(ValueError):
+    """The request body is not a Metacontroller hook request (a protocol error, not user input)."""
+
+
+def group_key(kind: str, api_version: str) -> str:
+    """Metacontroller's map key for a kind: ``<Kind>.<apiVersion>`` (e.g. ``Job.batch/v1``)."""
+    return f"{kind}.{api_version}"
+
+
+@dataclass(frozen=True)
+class ObjectIndex:
+    """Observed objects grouped by kind, addressable by (namespace, name).
+
+    ``default_namespace`` is the parent's namespace: ``get`` without a namespace looks there
+    first, then among cluster-scoped objects.
+    """
+
+    groups: Mapping[str, Mapping[tuple[str, str], dict[str, Any]]] = field(default_factory=dict)
+    default_namespace: str = ""
+
+    @classmethod
+    def from_wire(
+        cls, raw: Any, default_namespace: str = "", what: str = "children"
+    ) -> ObjectIndex:
+        """Index a ``children``/``related``/``attachments`` map from a request body."""
+        if raw is None:
+            return cls({}, default_namespace)
+        if not isinstance(raw, Mapping):
+            raise InvalidRequest(f"{what}: expected an object keyed by Kind.apiVersion")
+        groups: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
+        for key, objects in raw.items():
+            if objects is None:
+                groups[key] = {}
+                continue
+            if not isinstance(objects, Mapping):
+                raise InvalidRequest(f"{what}[{key!r}]: expected an object keyed by name")
+            group: dict[tuple[str, str], dict[str, Any]] = {}
+            for wire_name, obj in objects.items():
+                if not isinstance(obj, Mapping):
+                    raise InvalidRequest(f"{what}[{key!r}][{wire_name!r}]: expected an object")
+                group[_address(obj, wire_name, default_namespace)] = dict(obj)
+            groups[key] = group
+        return cls(groups, default_namespace)
+
+    def list(self, kind: str, api_version: str) -> list[dict[str, Any]]:
+        """All objects of a kind, sorted by (namespace, name)."""
+        group = self.groups.get(group_key(kind, api_version), {})
+        return [group[address] for address in sorted(group)]
+
+    def get(
+        self, kind: str, api_version: str, name: str, namespace: str | None = None
+    ) -> dict[str, Any] | None:
+        """One object by name; ``namespace=None`` means the parent's namespace or cluster scope."""
+        group = self.groups.get(group_key(kind, api_version), {})
+        if namespace is not None:
+            return group.get((namespace, name))
+        return group.get((self.default_namespace, name)) or group.get(("", name))
+
+    def all(self) -> list[dict[str, Any]]:
+        """Every object of every kind, in a stable order."""
+        return [obj for key in sorted(self.groups) for obj in self.list(*_split_key(key))]
+
+
+def _split_key(key: str) -> tuple[str, str]:
+    kind, _, api_version = key.partition(".")
+    return kind, api_version
+
+
+def _address(obj: Mapping[str, Any], wire_name: str, default_namespace: str) -> tuple[str, str]:
+    metadata = obj.get("metadata") or {}
+    name = metadata.get("name")
+    namespace = metadata.get("namespace")
+    if name is None:
+        # Fall back to the key: "namespace/name" (v2) or "name" (v1, parent's namespace).
+        ns_part, sep, name_part = wire_name.rpartition("/")
+        name = name_part
+        namespace = ns_part if sep else namespace
+    if namespace is None:
+        namespace = "" if "/" not in wire_name else wire_name.rpartition("/")[0]
+    return str(namespace), str(name)
+
+
+@dataclass(frozen=True)
+class SyncRequest:
+    """One hook call, composite or decorator, sync, finalize or customize."""
+
+    controller: dict[str, Any]
+    parent: dict[str, Any]
+    children: ObjectIndex
+    related: ObjectIndex
+    finalizing: bool
+    version: str
+
+    @property
+    def is_decorator(self) -> bool:
+        """True when the request came from a DecoratorController."""
+        return self.controller.get("kind") == "DecoratorController"
+
+    @property
+    def namespace(self) -> str:
+        """The parent's namespace ('' for cluster-scoped parents)."""
+        return str((self.parent.get("metadata") or {}).get("namespace") or "")
+
+    @property
+    def name(self) -> str:
+        """The parent's name."""
+        return str((self.parent.get("metadata") or {}).get("name") or "")
+
+    @property
+    def generation(self) -> int:
+        """The parent's metadata.generation (0 when absent)."""
+        return int((self.parent.get("metadata") or {}).get("generation") or 0)
+
+    @property
+    def observed_status(self) -> dict[str, Any]:
+        """The parent's current status (what the previous sync wrote)."""
+        status = self.parent.get("status")
+        return dict(status) if isinstance(status, Mapping) else {}
+
+
+def hook_version(controller: Mapping[str, Any]) -> str:
+    """The sync hook's protocol version as configured on the controller (default v1)."""
+    hooks = ((controller.get("spec") or {}).get("hooks")) or {}
+    sync = hooks.get("sync") or {}
+    version = sync.get("version") or "v1"
+    return str(version)
+
+
+def parse_request(body: Any) -> SyncRequest:
+    """Parse a decoded JSON request body of any hook type into a ``SyncRequest``."""
+    if not isinstance(body, Mapping):
+        raise InvalidRequest("request body must be a JSON object")
+    controller = body.get("controller")
+    if not isinstance(controller, Mapping):
+        raise InvalidRequest("request.controller: missing or not an object")
+    parent = body.get("parent", body.get("object"))
+    if not isinstance(parent, Mapping):
+        raise InvalidRequest("request.parent (or request.object): missing or not an object")
+    namespace = str((parent.get("metadata") or {}).get("namespace") or "")
+    children_raw = body.get("children", body.get("attachments"))
+    return SyncRequest(
+        controller=dict(controller),
+        parent=dict(parent),
+        children=ObjectIndex.from_wire(children_raw, namespace, "children"),
+        related=ObjectIndex.from_wire(body.get("related"), namespace, "related"),
+        finalizing=bool(body.get("finalizing", False)),
+        version=hook_version(controller),
+    )
+
+
+def _object_order(obj: Mapping[str, Any]) -> tuple[str, str, str, str]:
+    metadata = obj.get("metadata") or {}
+    return (
+        str(obj.get("apiVersion", "")),
+        str(obj.get("kind", "")),
+        str(metadata.get("namespace") or ""),
+        str(metadata.get("name") or ""),
+    )
+
+
+def sorted_objects(objects: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Objects in a stable order (apiVersion, kind, namespace, name), duplicates rejected."""
+    ordered = sorted((dict(o) for o in objects), key=_object_order)
+    for previous, current in itertools.pairwise(ordered):
+        if _object_order(previous) == _object_order(current):
+            raise ValueError(f"duplicate desired object {_object_order(current)}")
+    return ordered
+
+
+def composite_response(
+    status: Mapping[str, Any],
+    children: Iterable[Mapping[str, Any]],
+    resync_after_seconds: float | None = None,
+    finalized: bool | None = None,
+) -> dict[str, Any]:
+    """A CompositeController sync/finalize response with only strict-mode keys."""
+    response: dict[str, Any] = {"status": dict(status), "children": sorted_objects(children)}
+    if resync_after_seconds is not None:
+        response["resyncAfterSeconds"] = _number(resync_after_seconds)
+    if finalized is not None:
+        response["finalized"] = bool(finalized)
+    return response
+
+
+def decorator_response(
+    attachments: Iterable[Mapping[str, Any]],
+    labels: Mapping[str, str | None] | None = None,
+    annotations: Mapping[str, str | None] | None = None,
+    status: Mapping[str, Any] | None = None,
+    resync_after_seconds: float | None = None,
+    finalized: bool | None = None,
+) -> dict[str, Any]:
+    """A DecoratorController sync/finalize response with only strict-mode keys.
+
+    ``status=None`` leaves the target's status untouched (decorator semantics).
+    """
+    response: dict[str, Any] = {"attachments": sorted_objects(attachments)}
+    if labels is not None:
+        response["labels"] = dict(labels)
+    if annotations is not None:
+        response["annotations"] = dict(annotations)
+    response["status"] = dict(status) if status is not None else None
+    if resync_after_seconds is not None:
+        response["resyncAfterSeconds"] = _number(resync_after_seconds)
+    if finalized is not None:
+        response["finalized"] = bool(finalized)
+    return response
+
+
+def customize_response(related_resources: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """A customize response; rules keep their given order (it is meaningful to no one, but
+    stable because callers build it deterministically)."""
+    return {"relatedResources": [dict(rule) for rule in related_resources]}
+
+
+def related_rule(
+    api_version: str,
+    resource: str,
+    *,
+    namespace: str | None = None,
+    names: Iterable[str] | None = None,
+    match_labels: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """One ``relatedResources`` rule: by names (optionally in a namespace) or by labels.
+
+    With neither names nor labels every object is selected (``labelSelector: {}``).
+    """
+    rule: dict[str, Any] = {"apiVersion": api_version, "resource": resource}
+    if namespace is not None:
+        rule["namespace"] = namespace
+    if names is not None:
+        rule["names"] = sorted(set(names))
+    else:
+        rule["labelSelector"] = {"matchLabels": dict(sorted((match_labels or {}).items()))}
+    return rule
+
+
+def _number(value: float) -> int | float:
+    """Integral numbers as ints (a float 30.0 would be re-encoded and compared as changed)."""
+    return int(value) if float(value).is_integer() else float(value)
+
+
+def as_desired(observed: Mapping[str, Any]) -> dict[str, Any]:
+    """What we last asked for, for an observed child: keeps it unchanged when re-sent.
+
+    Metacontroller records the applied object in the last-applied annotation; re-sending
+    exactly that is a no-op. Children it did not create (adopted ones) are reduced to the
+    fields a creator owns (no status, no server-filled metadata).
+    """
+    metadata = observed.get("metadata") or {}
+    annotation = (metadata.get("annotations") or {}).get(LAST_APPLIED_ANNOTATION)
+    if annotation:
+        try:
+            applied = json.loads(annotation)
+        except ValueError:
+            applied = None
+        if isinstance(applied, dict) and applied.get("kind") and applied.get("apiVersion"):
+            return applied
+    kept_metadata: dict[str, Any] = {"name": metadata.get("name")}
+    if metadata.get("namespace"):
+        kept_metadata["namespace"] = metadata["namespace"]
+    if metadata.get("labels"):
+        kept_metadata["labels"] = dict(metadata["labels"])
+    annotations = {
+        k: v
+        for k, v in (metadata.get("annotations") or {}).items()
+        if not k.startswith("metacontroller.k8s.io/")
+        and k != "kubectl.kubernetes.io/last-applied-configuration"
+    }
+    if annotations:
+        kept_metadata["annotations"] = annotations
+    desired = {key: value for key, value in observed.items() if key not in ("metadata", "status")}
+    desired["metadata"] = kept_metadata
+    return desired
+
+
+def observed_as_desired(index: ObjectIndex) -> list[dict[str, Any]]:
+    """Every observed child in its desired form: the way to keep all children unchanged."""
+    return [as_desired(obj) for obj in index.all()]
