@@ -462,6 +462,7 @@ def sync(request: SyncRequest) -> dict[str, Any]:
         )
     )
     kept = {c["metadata"]["name"] for c in children if c.get("kind") == "Snapshot"}
+    kept -= dropped_names(request, children)
     status = {
         "phase": "Ready"
         if conditions.is_true(status_conditions, CONDITION_INITIALIZED)
