@@ -118,6 +118,19 @@ class NodeReader:
         """Read `paths` now (one batch)."""
         return self.submit(paths).result()
 
+    def read_data(self, paths: list[str]) -> list[DataResult | None]:
+        """Data and Stat only (no ACL, no children) of `paths`; None for a missing node."""
+        results = self._retry(lambda: self._finish_data(self._start_data(paths)))
+        out: list[DataResult | None] = []
+        for result in results:
+            if isinstance(result, ErrorResult):
+                if result.code != NO_NODE:
+                    _raise_for(result.code)
+                out.append(None)
+            else:
+                out.append(result)
+        return out
+
     def read_many(self, paths: Iterable[str]) -> Iterator[ZNode | None]:
         """Read `paths` in order, keeping up to `in_flight` batches outstanding."""
         source = iter(paths)

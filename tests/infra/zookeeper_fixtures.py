@@ -58,3 +58,13 @@ def zk_client(zookeeper: ZooKeeperServer) -> Iterator[KazooClient]:
     finally:
         client.stop()
         client.close()
+
+
+@pytest.fixture
+def zk_settings(zookeeper: ZooKeeperServer):
+    """Executor connection settings for the worker's server, authenticated as super user."""
+    from executor.zk.connection import ZkConnectionSettings
+
+    return ZkConnectionSettings(
+        hosts=zookeeper.hosts, auth="digest", username=SUPER_USER, password=SUPER_PASSWORD
+    )

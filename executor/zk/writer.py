@@ -1,0 +1,192 @@
+"""Batched writes: `multi` transactions sized in bytes under jute.maxbuffer, several in flight.
+
+The server rejects any request larger than jute.maxbuffer (1,048,575 B by default) with "Len
+error" and drops the connection, failing every other request in flight. So each operation's
+wire size is computed up front and batches stay below `batch_bytes`; an operation too large
+for a batch of its own is sent as a plain (non-multi) request, and a create too large even for
+that is split into an empty create followed by setData.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from kazoo.client import KazooClient
+from kazoo.exceptions import (
+    ConnectionLoss,
+    KazooException,
+    NodeExistsError,
+    NoNodeError,
+    RolledBackError,
+    SessionExpiredError,
+)
+from kazoo.handlers.threading import KazooTimeoutError
+from kazoo.security import ACL
+
+JUTE_MAXBUFFER = 1_048_575
+REQUEST_OVERHEAD = 64  # length prefix, request header, multi end marker, slack
+MULTI_OP_HEADER = 9  # type(4) done(1) err(4)
+
+
+def _string_size(text: str) -> int:
+    return 4 + len(text.encode())
+
+
+def create_size(path: str, data: bytes, acl: list[ACL]) -> int:
+    """Wire bytes of a create (or create sub-op) body."""
+    acl_bytes = sum(4 + _string_size(a.id.scheme) + _string_size(a.id.id) for a in acl)
+    return _string_size(path) + 4 + len(data) + 4 + acl_bytes + 4
+
+
+def set_data_size(path: str, data: bytes) -> int:
+    return _string_size(path) + 4 + len(data) + 4
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    """One write: kind is "create", "set" or "delete"."""
+
+    kind: str
+    path: str
+    data: bytes = b""
+    acl: tuple[ACL, ...] = ()
+
+    @property
+    def size(self) -> int:
+        if self.kind == "create":
+            return create_size(self.path, self.data, list(self.acl)) + MULTI_OP_HEADER
+        if self.kind == "set":
+            return set_data_size(self.path, self.data) + MULTI_OP_HEADER
+        return _string_size(self.path) + 4 + MULTI_OP_HEADER
+
+
+class WriteFailed(Exception):
+    """A single operation failed for a reason other than the ones the caller tolerates."""
+
+    def __init__(self, op: Op, error: Exception):
+        super().__init__(f"{op.kind} {op.path}: {type(error).__name__}")
+        self.op = op
+        self.error = error
+
+
+OnConflict = Callable[[Op, Exception], None]
+
+
+class BatchWriter:
+    """Queues operations in order and commits them in byte-sized multi batches.
+
+    Operations of one session are applied in the order sent, so a child queued after its
+    parent is created after it even when their batches are in flight together. A failed batch
+    (all-or-nothing) is bisected down to the failing operation, which goes to `on_conflict`
+    (NodeExists on create, NoNode on delete/set are the expected ones); anything else raises.
+    """
+
+    def __init__(
+        self,
+        client: KazooClient,
+        batch_bytes: int,
+        in_flight: int,
+        on_conflict: OnConflict,
+        timeout: float = 60.0,
+    ):
+        self.client = client
+        self.batch_bytes = min(batch_bytes, JUTE_MAXBUFFER - REQUEST_OVERHEAD)
+        self.in_flight = max(1, in_flight)
+        self.on_conflict = on_conflict
+        self.timeout = timeout
+        self._ops: list[Op] = []
+        self._bytes = 0
+        self._pending: deque[tuple[list[Op], object]] = deque()
+
+    def add(self, op: Op) -> None:
+        """Queue one operation (sent once its batch is full)."""
+        if op.size > self.batch_bytes:
+            self.flush()
+            self.drain()
+            self._alone(op)
+            return
+        if self._bytes + op.size > self.batch_bytes:
+            self.flush()
+        self._ops.append(op)
+        self._bytes += op.size
+
+    def flush(self) -> None:
+        """Send the queued operations as one multi (waits when the window is full)."""
+        if not self._ops:
+            return
+        ops, self._ops, self._bytes = self._ops, [], 0
+        while len(self._pending) >= self.in_flight:
+            self._complete_oldest()
+        self._pending.append((ops, self._commit_async(ops)))
+
+    def drain(self) -> None:
+        """Wait for every batch in flight (and resolve their conflicts)."""
+        while self._pending:
+            self._complete_oldest()
+
+    def close(self) -> None:
+        self.flush()
+        self.drain()
+
+    # ---- internals ------------------------------------------------------------------------
+    def _commit_async(self, ops: list[Op]):
+        transaction = self.client.transaction()
+        for op in ops:
+            if op.kind == "create":
+                transaction.create(op.path, op.data, acl=list(op.acl))
+            elif op.kind == "set":
+                transaction.set_data(op.path, op.data)
+            else:
+                transaction.delete(op.path)
+        return transaction.commit_async()
+
+    def _commit(self, ops: list[Op]) -> list:
+        return self.client.retry(lambda: self._commit_async(ops).get(timeout=self.timeout))
+
+    def _complete_oldest(self) -> None:
+        ops, async_result = self._pending.popleft()
+        try:
+            results = async_result.get(timeout=self.timeout)
+        except (ConnectionLoss, SessionExpiredError, KazooTimeoutError):
+            # the batch may or may not have been applied: replay it; what now exists is a
+            # conflict the bisection resolves per operation
+            self._bisect(ops)
+            return
+        if any(isinstance(r, Exception) for r in results):
+            self._bisect(ops)
+
+    def _bisect(self, ops: list[Op]) -> None:
+        if len(ops) == 1:
+            self._alone(ops[0])
+            return
+        results = self._commit(ops)
+        if not any(isinstance(r, Exception) for r in results):
+            return
+        middle = len(ops) // 2
+        self._bisect(ops[:middle])
+        self._bisect(ops[middle:])
+
+    def _alone(self, op: Op) -> None:
+        try:
+            self._single(op)
+        except (NodeExistsError, NoNodeError) as exc:
+            self.on_conflict(op, exc)
+        except RolledBackError as exc:  # cannot happen for a single op; keep the error clear
+            raise WriteFailed(op, exc) from exc
+        except KazooException as exc:
+            raise WriteFailed(op, exc) from exc
+
+    def _single(self, op: Op) -> None:
+        client = self.client
+        if op.kind == "delete":
+            client.retry(client.delete, op.path)
+        elif op.kind == "set":
+            client.retry(client.set, op.path, op.data)
+        elif create_size(op.path, op.data, list(op.acl)) + REQUEST_OVERHEAD <= JUTE_MAXBUFFER:
+            client.retry(client.create, op.path, op.data, acl=list(op.acl))
+        else:
+            # the create itself would exceed jute.maxbuffer: create empty, then set the value
+            client.retry(client.create, op.path, b"", acl=list(op.acl))
+            client.retry(client.set, op.path, op.data)
