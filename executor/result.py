@@ -81,11 +81,16 @@ def fit(result: Mapping[str, Any], limit: int = MAX_BYTES) -> dict[str, Any]:
         if len(current) <= 1:
             target[key] = ""
     if len(encode(fitted)) > limit and fitted.get("repositories"):
-        # Still too long (very many repositories): keep only each repository's essentials.
-        fitted["repositories"] = [
+        # Still too long (very many repositories): keep each repository's essentials, then as
+        # many repositories as fit, and say how many were left out.
+        essentials = [
             {"name": repo.get("name", ""), "phase": repo.get("phase", "")}
             for repo in fitted["repositories"]
         ]
+        fitted["repositories"] = essentials
+        while len(encode(fitted)) > limit and fitted["repositories"]:
+            fitted["repositories"] = fitted["repositories"][:-1]
+            fitted["repositoriesOmitted"] = len(essentials) - len(fitted["repositories"])
     return fitted
 
 

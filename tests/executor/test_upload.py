@@ -1,0 +1,119 @@
+"""Fan-out upload: one stream into several real restic repositories, nothing partial kept."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import ExitStack
+from typing import BinaryIO
+
+import pytest
+
+from executor.backends import Repository, base_environment
+from executor.restic import STREAM_FILENAME, ResticRepository
+from executor.upload import RUN_TAG_PREFIX, stream_to_repositories
+from tests.infra.s3_fixtures import LocalResticRepository
+
+# 3 MiB of varied bytes: more than the fan-out's 1 MiB chunk, so restic really receives data.
+PAYLOAD = b"".join(i.to_bytes(4, "big") * 16 for i in range(3 * 1024 * 1024 // 64))
+
+
+class ProducerFailed(Exception):
+    pass
+
+
+def open_repositories(stack: ExitStack, *local: LocalResticRepository) -> list[ResticRepository]:
+    repos = []
+    for index, repo in enumerate(local):
+        spec = Repository(name=f"repo{index}", url=str(repo.path), env=repo.env())
+        env = {**base_environment(os.environ), "RESTIC_CACHE_DIR": str(repo.cache_dir)}
+        repos.append(stack.enter_context(ResticRepository(spec, env)))
+    return repos
+
+
+def write_payload(out: BinaryIO) -> int:
+    for start in range(0, len(PAYLOAD), 100_000):  # many small writes, like a dump
+        out.write(PAYLOAD[start : start + 100_000])
+    return len(PAYLOAD)
+
+
+def write_half_then_fail(out: BinaryIO) -> int:
+    out.write(PAYLOAD[: len(PAYLOAD) // 2])
+    raise ProducerFailed("ZooKeeper went away")
+
+
+@pytest.fixture
+def two_repositories(
+    restic_repository: LocalResticRepository, second_restic_repository: LocalResticRepository
+) -> Iterator[tuple[list[ResticRepository], list[LocalResticRepository]]]:
+    with ExitStack() as stack:
+        yield (
+            open_repositories(stack, restic_repository, second_restic_repository),
+            [
+                restic_repository,
+                second_restic_repository,
+            ],
+        )
+
+
+def test_every_repository_gets_the_identical_stream(two_repositories) -> None:
+    repos, local = two_repositories
+    result = stream_to_repositories(repos, write_payload, tags=["zkstash"], host="zk")
+    assert result.succeeded
+    for outcome, repo in zip(result.outcomes, local, strict=True):
+        assert outcome.phase == "Succeeded"
+        assert len(outcome.snapshot_id) == 64
+        assert repo.dump(outcome.snapshot_id, "/" + STREAM_FILENAME) == PAYLOAD
+
+
+def test_snapshots_carry_the_tags_and_a_unique_run_tag(two_repositories) -> None:
+    repos, _ = two_repositories
+    first = stream_to_repositories(repos[:1], write_payload, tags=["zkstash"], host="zk")
+    second = stream_to_repositories(repos[:1], write_payload, tags=["zkstash"], host="zk")
+    listed = {s.id: s for s in repos[0].snapshots()}
+    tags_first = listed[first.outcomes[0].snapshot_id].tags
+    tags_second = listed[second.outcomes[0].snapshot_id].tags
+    assert "zkstash" in tags_first
+    run_tags = [t for t in (*tags_first, *tags_second) if t.startswith(RUN_TAG_PREFIX)]
+    assert len(set(run_tags)) == 2
+
+
+def test_a_failing_producer_leaves_no_snapshot_in_any_repository(two_repositories) -> None:
+    repos, local = two_repositories
+    result = stream_to_repositories(repos, write_half_then_fail, tags=["zkstash"], host="zk")
+    assert not result.succeeded
+    assert isinstance(result.producer_error, ProducerFailed)
+    assert [o.phase for o in result.outcomes] == ["Failed", "Failed"]
+    assert local[0].snapshot_ids() == []
+    assert local[1].snapshot_ids() == []
+
+
+def test_one_failing_restic_fails_only_its_repository(two_repositories, tmp_path) -> None:
+    repos, local = two_repositories
+    with ResticRepository(
+        Repository(name="missing", url=str(tmp_path / "nowhere"), env=local[0].env()),
+        base_environment(os.environ),
+    ) as missing:
+        result = stream_to_repositories(
+            [repos[0], missing], write_payload, tags=["zkstash"], host="zk"
+        )
+    assert not result.succeeded
+    assert result.outcomes[0].phase == "Succeeded"
+    assert result.outcomes[1].phase == "Failed"
+    assert "no restic repository" in result.outcomes[1].error
+    assert len(local[0].snapshot_ids()) == 1
+
+
+def test_a_stream_that_restic_stored_short_is_forgotten(two_repositories) -> None:
+    """If restic's byte count differs from what was written, the snapshot is not trusted."""
+    repos, local = two_repositories
+
+    def write_then_lie(out: BinaryIO) -> int:
+        write_payload(out)
+        out.bytes_written += 1  # what a lost chunk would look like from the producer's side
+        return len(PAYLOAD)
+
+    result = stream_to_repositories(repos[:1], write_then_lie, tags=["zkstash"], host="zk")
+    assert result.outcomes[0].phase == "Failed"
+    assert "bytes" in result.outcomes[0].error
+    assert local[0].snapshot_ids() == []
