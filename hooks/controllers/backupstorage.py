@@ -225,15 +225,19 @@ def _is_init(job: Mapping[str, Any]) -> bool:
 
 def sync(request: SyncRequest) -> dict[str, Any]:
     """The init Job and the storage's status; on finalize, Delete or WipeOut handling."""
-    when = conditions.observed_time([request.parent, *request.children.list("Job", BATCH_API)])
     if request.finalizing:
-        return finalize(request, when)
-    status, children = _status(request, [], when)
+        return finalize(request)
+    status, children = _status(request, [], _observed_when(request))
     return composite_response(status, children)
 
 
-def finalize(request: SyncRequest, when: str) -> dict[str, Any]:
+def _observed_when(request: SyncRequest) -> str:
+    return conditions.observed_time([request.parent, *request.children.list("Job", BATCH_API)])
+
+
+def finalize(request: SyncRequest) -> dict[str, Any]:
     """Delete keeps the data and finalizes at once; WipeOut waits for the wipe Job."""
+    when = _observed_when(request)
     if (request.parent.get("spec") or {}).get("deletionPolicy") != "WipeOut":
         status, _ = _status(request, [], when)
         return composite_response(status, [], finalized=True)

@@ -470,7 +470,20 @@ def sync(request: SyncRequest) -> dict[str, Any]:
         **snapshot_summary(request, kept, sessions),
         "conditions": conditions.sorted_conditions(status_conditions),
     }
+    if request.finalizing:
+        return finalize(request, status, children)
     return composite_response(status, _unique(children))
+
+
+def finalize(
+    request: SyncRequest, status: dict[str, Any], children: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Delete the Snapshots first, while this Repository still exists for their finalizers
+    (a WipeOut Snapshot needs the Repository and its storage to forget its data); finalized
+    once none is observed."""
+    jobs_only = [child for child in children if child.get("kind") != "Snapshot"]
+    remaining = request.children.list("Snapshot", STORAGE_API)
+    return composite_response(status, _unique(jobs_only), finalized=not remaining)
 
 
 def _unique(children: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -416,3 +416,33 @@ def test_property_response_is_deterministic_and_never_loses_children(keep, has_p
     # Retention only marks on this sync: nothing observed disappears at once.
     assert set(snapshots_of(first)) >= {o["metadata"]["name"] for o in observed}
     assert_no_secret(first)
+
+
+def test_finalize_deletes_snapshots_first_and_waits_for_them() -> None:
+    observed = three_observed_snapshots()
+    parent = repository()
+    parent["metadata"]["deletionTimestamp"] = "2026-11-26T00:00:00Z"
+    waiting = call(
+        repository_controller,
+        body(
+            CTRL,
+            parent,
+            children=observed,
+            related=related([], retention_policy()),
+            child_kinds=KINDS,
+            finalizing=True,
+        ),
+    )
+    assert snapshots_of(waiting) == {}
+    assert waiting["finalized"] is False
+    done = call(
+        repository_controller,
+        body(
+            CTRL,
+            parent,
+            related=related([], retention_policy()),
+            child_kinds=KINDS,
+            finalizing=True,
+        ),
+    )
+    assert done["finalized"] is True
