@@ -75,7 +75,9 @@ class ApiServer:
 
     def __init__(self, store: Store) -> None:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(store))
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True
+        )
 
     @property
     def url(self) -> str:

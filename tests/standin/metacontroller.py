@@ -479,9 +479,7 @@ class Metacontroller:
             type_key = f"{child['kind']}.{child['apiVersion']}"
             declared = controller.child_type(type_key)
             if declared is None:
-                errors.append(
-                    f"children[{index}]: {type_key} is not declared by {controller.name}"
-                )
+                errors.append(f"children[{index}]: {type_key} is not declared by {controller.name}")
                 continue
             child = copy.deepcopy(child)
             meta = child.setdefault("metadata", {})

@@ -297,16 +297,11 @@ class Store:
         metadata = current["metadata"]
         if key.kind == "Namespace" and key.group == "":
             self._terminate_namespace(key.name)
-            current = self._objects.get(key)
-            if current is None:
-                return
-            metadata = current["metadata"]
+            return
         if metadata.get("finalizers"):
             if not metadata.get("deletionTimestamp"):
                 updated = copy.deepcopy(current)
                 updated["metadata"]["deletionTimestamp"] = rfc3339(self.clock.now())
-                if key.kind == "Namespace":
-                    updated.setdefault("status", {})["phase"] = "Terminating"
                 self._replace(current, updated)
             return
         self._remove(key)
@@ -316,13 +311,15 @@ class Store:
         # finalizer until its content is gone.
         key = ObjectKey("", "Namespace", "", namespace)
         current = self._objects[key]
-        if "kubernetes" not in (current["metadata"].get("finalizers") or []):
+        if not current["metadata"].get("deletionTimestamp"):
             updated = copy.deepcopy(current)
+            updated["metadata"]["deletionTimestamp"] = rfc3339(self.clock.now())
             updated["metadata"]["finalizers"] = [
                 *(current["metadata"].get("finalizers") or []),
                 "kubernetes",
             ]
-            self._objects[key] = updated
+            updated.setdefault("status", {})["phase"] = "Terminating"
+            self._replace(current, updated)
         for inner in [k for k in self._objects if k.namespace == namespace]:
             if inner in self._objects and not self._objects[inner]["metadata"].get(
                 "deletionTimestamp"
