@@ -6,8 +6,20 @@ Add a controller with one line below.
 
 from types import ModuleType
 
-CONTROLLERS: dict[str, ModuleType] = {}
+from hooks.controllers import (
+    backupblueprint,
+    backupconfiguration,
+    backupsession,
+    backupstorage,
+    repository,
+    snapshot,
+)
 
-from hooks.controllers import backupstorage, repository, snapshot  # noqa: E402  (storage side)
-
-CONTROLLERS.update(backupstorage=backupstorage, repository=repository, snapshot=snapshot)
+CONTROLLERS: dict[str, ModuleType] = {
+    "backupblueprint": backupblueprint,
+    "backupconfiguration": backupconfiguration,
+    "backupsession": backupsession,
+    "backupstorage": backupstorage,
+    "repository": repository,
+    "snapshot": snapshot,
+}

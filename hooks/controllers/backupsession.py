@@ -1,0 +1,443 @@
+"""BackupSession → one backup Job that dumps ZooKeeper once and uploads into every repository
+of the session; status from the Job's result (termination message) and the Snapshots.
+
+Phases (reference §1.6): Pending (waiting for repositories/target), Running, Succeeded, Failed,
+Skipped (another backup or a restore of the same target is active, or the invoker is not
+Ready/paused). A failed Job is retried with a new Job (new name) while ``retryConfig`` allows.
+Terminal phases are carried forward; the Jobs then stay as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from hooks import conditions, jobs, names
+from hooks.protocol import (
+    SyncRequest,
+    as_desired,
+    composite_response,
+    customize_response,
+    observed_as_desired,
+    related_rule,
+)
+from schemas.defaults import with_defaults
+from schemas.durations import parse_duration
+from schemas.validation import validate
+
+CORE_API = "core.kubestash.com/v1alpha1"
+STORAGE_API = "storage.kubestash.com/v1alpha1"
+TERMINAL = frozenset({"Succeeded", "Failed", "Skipped"})
+ACTIVE_RESTORE_PHASES = frozenset({"Pending", "Running", ""})
+RESYNC_WAITING_SECONDS = 15
+
+
+def customize(request: SyncRequest) -> dict[str, Any]:
+    """Related: the invoker and its siblings, repositories, storages, the target's AppBinding,
+    the Job's pods, this session's Snapshots, RestoreSessions, the Addon catalog."""
+    ns = request.namespace
+    return customize_response(
+        [
+            related_rule(CORE_API, "backupconfigurations", namespace=ns),
+            related_rule(CORE_API, "backupsessions", namespace=ns),
+            related_rule(CORE_API, "restoresessions", namespace=ns),
+            related_rule(STORAGE_API, "repositories", namespace=ns),
+            related_rule(STORAGE_API, "backupstorages"),
+            related_rule(
+                STORAGE_API,
+                "snapshots",
+                namespace=ns,
+                match_labels={names.LABEL_BACKUP_SESSION: request.name},
+            ),
+            related_rule(jobs.APPBINDING_API, "appbindings", namespace=ns),
+            related_rule(
+                "v1",
+                "pods",
+                namespace=ns,
+                match_labels={
+                    names.LABEL_INVOKER_NAME: request.name,
+                    names.LABEL_COMPONENT: names.COMPONENT_BACKUP,
+                },
+            ),
+            related_rule(jobs.ADDON_API, "addons"),
+            related_rule(jobs.ADDON_API, "functions"),
+        ]
+    )
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _phase(obj: Mapping[str, Any] | None) -> str:
+    return str(((obj or {}).get("status") or {}).get("phase") or "")
+
+
+def _created(obj: Mapping[str, Any]) -> tuple[str, str]:
+    meta = obj.get("metadata") or {}
+    return str(meta.get("creationTimestamp") or ""), str(meta.get("name") or "")
+
+
+def _session_config(bc: Mapping[str, Any], session_name: str) -> dict[str, Any] | None:
+    for session in (bc.get("spec") or {}).get("sessions") or ():
+        if isinstance(session, Mapping) and session.get("name") == session_name:
+            return dict(session)
+    return None
+
+
+def _target(bc: Mapping[str, Any]) -> tuple[str, str, str]:
+    target = (bc.get("spec") or {}).get("target") or {}
+    meta = bc.get("metadata") or {}
+    return (
+        str(target.get("kind") or ""),
+        str(target.get("namespace") or meta.get("namespace") or ""),
+        str(target.get("name") or ""),
+    )
+
+
+def _attempt(job: Mapping[str, Any]) -> int:
+    value = ((job.get("metadata") or {}).get("labels") or {}).get(names.LABEL_ATTEMPT, "0")
+    return int(value) if str(value).isdigit() else 0
+
+
+def skip_reason(request: SyncRequest, bc: Mapping[str, Any] | None) -> str | None:
+    """Why this BackupSession must not run now, or None."""
+    if bc is None:
+        return "its BackupConfiguration was not found"
+    bc_name = str((bc.get("metadata") or {}).get("name"))
+    if (bc.get("spec") or {}).get("paused"):
+        return f"BackupConfiguration {bc_name} is paused"
+    if _phase(bc) != "Ready":
+        return f"BackupConfiguration {bc_name} is not Ready"
+    target = _target(bc)
+    for restore in request.related.list("RestoreSession", CORE_API):
+        paused = {
+            str((p or {}).get("name"))
+            for p in (restore.get("status") or {}).get("pausedBackups") or ()
+            if isinstance(p, Mapping)
+        }
+        restore_target = _target({"metadata": restore.get("metadata"), "spec": restore.get("spec")})
+        restoring = _phase(restore) in ACTIVE_RESTORE_PHASES and restore_target == target
+        if bc_name in paused or restoring:
+            return f"RestoreSession {restore['metadata']['name']} is restoring the same target"
+    same_target = {
+        str(b["metadata"]["name"])
+        for b in request.related.list("BackupConfiguration", CORE_API)
+        if _target(b) == target
+    } | {bc_name}
+    me = _created(request.parent)
+    for other in request.related.list("BackupSession", CORE_API):
+        other_name = str(other["metadata"]["name"])
+        invoker = str(((other.get("spec") or {}).get("invoker") or {}).get("name") or "")
+        if other_name == request.name or invoker not in same_target:
+            continue
+        phase = _phase(other)
+        if phase == "Running" or (phase in ("", "Pending") and _created(other) < me):
+            return f"BackupSession {other_name} of the same target is {phase or 'Pending'}"
+    return None
+
+
+# ----------------------------------------------------------------------------- the Job
+
+
+def _backup_job(
+    request: SyncRequest,
+    bc: Mapping[str, Any],
+    session: Mapping[str, Any],
+    attempt: int,
+) -> tuple[dict[str, Any] | None, str]:
+    """The Job for an attempt, or (None, why it cannot be built yet)."""
+    session_name = str(session.get("name"))
+    kind, target_ns, target_name = _target(bc)
+    appbinding = request.related.get("AppBinding", jobs.APPBINDING_API, target_name, target_ns)
+    if appbinding is None:
+        return None, f"AppBinding {target_ns}/{target_name} of the target not found"
+    repositories = []
+    for index, repo in enumerate(session.get("repositories") or ()):
+        observed = request.related.get("Repository", STORAGE_API, str(repo.get("name")))
+        if observed is None or _phase(observed) != "Ready":
+            return None, f"Repository {repo.get('name')} is not Ready yet"
+        ref = (observed.get("spec") or {}).get("storageRef") or {}
+        storage = request.related.get(
+            "BackupStorage",
+            STORAGE_API,
+            str(ref.get("name")),
+            str(ref.get("namespace") or request.namespace),
+        )
+        if storage is None:
+            return None, f"BackupStorage {ref.get('namespace')}/{ref.get('name')} not found"
+        repositories.append(
+            jobs.repository_target(
+                str(repo.get("name")),
+                with_defaults(storage)["spec"]["storage"],
+                str((observed.get("spec") or {}).get("path")),
+                jobs.env_prefix(index),
+                ((observed.get("spec") or {}).get("encryptionSecret") or {}).get("name"),
+            )
+        )
+    addon = session.get("addon") or {}
+    tasks = addon.get("tasks") or [{}]
+    task, function = jobs.resolve_task_function(
+        request.related,
+        str(addon.get("name") or jobs.DEFAULT_ADDON),
+        "backupTasks",
+        str(tasks[0].get("name")),
+        f"BackupConfiguration {bc['metadata']['name']}: spec.sessions[{session_name}].addon",
+    )
+    connection = jobs.connection_from_appbinding(appbinding)
+    values = {
+        **jobs.task_parameter_defaults(task),
+        "namespace": request.namespace,
+        "zookeeper": connection.hosts,
+        "auth": connection.auth,
+        "session": session_name,
+        "backupSession": request.name,
+        "host": target_name,
+        **{str(k): jobs.param_text(v) for k, v in (tasks[0].get("params") or {}).items()},
+    }
+    timeout = (request.parent.get("spec") or {}).get("backupTimeout") or session.get(
+        "backupTimeout"
+    )
+    deadline = int(parse_duration(str(timeout)).total_seconds()) if timeout else None
+    labels = {
+        **names.invoker_labels("BackupSession", request.name, request.namespace),
+        names.LABEL_SESSION_NAME: session_name,
+        names.LABEL_ATTEMPT: str(attempt),
+        names.LABEL_APP_REF_KIND: kind,
+        names.LABEL_APP_REF_NAME: target_name,
+    }
+    job = jobs.executor_job(
+        jobs.JobRequest(
+            prefix=names.PREFIX_BACKUP,
+            owner_name=request.name,
+            namespace=request.namespace,
+            component=names.COMPONENT_BACKUP,
+            labels=labels,
+            function=function,
+            values=values,
+            extra_args=[
+                *(["--tls"] if connection.tls else []),
+                *(f"--repository={r.spec}" for r in repositories),
+            ],
+            env=[*connection.env, *(e for r in repositories for e in r.env)],
+            volumes=[v for r in repositories for v in r.volumes],
+            volume_mounts=[m for r in repositories for m in r.volume_mounts],
+            pod_template=addon.get("jobTemplate"),
+            active_deadline_seconds=deadline,
+            hash_extra={"attempt": attempt},
+        )
+    )
+    return job, ""
+
+
+# ----------------------------------------------------------------------------- status
+
+
+def _snapshot_entries(
+    request: SyncRequest,
+    session: Mapping[str, Any],
+    result: Mapping[str, Any] | None,
+    job_state: str,
+) -> list[dict[str, Any]]:
+    by_repo = {
+        str(r.get("name")): r
+        for r in (result or {}).get("repositories") or ()
+        if isinstance(r, Mapping)
+    }
+    entries = []
+    for repo in session.get("repositories") or ():
+        repo_name = str(repo.get("name"))
+        name = names.snapshot_name(repo_name, request.name)
+        snapshot = request.related.get("Snapshot", STORAGE_API, name)
+        phase = _phase(snapshot) or str((by_repo.get(repo_name) or {}).get("phase") or "")
+        if phase not in ("Pending", "Running", "Succeeded", "Failed"):
+            phase = "Running" if job_state == "Running" else "Pending"
+        observed_repo = request.related.get("Repository", STORAGE_API, repo_name) or {}
+        entry = {"name": name, "phase": phase, "repository": repo_name}
+        app_ref = (observed_repo.get("spec") or {}).get("appRef")
+        if app_ref:
+            entry["appRef"] = dict(app_ref)
+        entries.append(entry)
+    return entries
+
+
+def _deadline(job: Mapping[str, Any], timeout: Any) -> str | None:
+    start = (job.get("status") or {}).get("startTime")
+    if not start or not timeout:
+        return None
+    begin = datetime.fromisoformat(str(start).replace("Z", "+00:00"))
+    end = begin + timedelta(seconds=parse_duration(str(timeout)).total_seconds())
+    return end.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class _Conditions:
+    def __init__(self, request: SyncRequest) -> None:
+        self.request = request
+        self.previous = request.observed_status.get("conditions")
+        self.when = conditions.observed_time(
+            [request.parent, *request.children.all(), *request.related.list("Pod", "v1")]
+        )
+        self.items: list[dict[str, Any]] = []
+
+    def add(self, type_: str, ok: bool, reason: str, message: str) -> None:
+        self.items.append(
+            conditions.condition(
+                type_,
+                ok,
+                reason,
+                message,
+                observed_generation=self.request.generation,
+                previous=self.previous,
+                transition_time=self.when,
+            )
+        )
+
+    def sorted(self) -> list[dict[str, Any]]:
+        return conditions.sorted_conditions(self.items)
+
+
+def _terminal(request: SyncRequest) -> dict[str, Any]:
+    """A finished session: status carried forward, Jobs left as they are."""
+    return composite_response(request.observed_status, observed_as_desired(request.children))
+
+
+def _problem_response(
+    request: SyncRequest, phase: str, type_: str, ok: bool, reason: str, message: str
+) -> dict[str, Any]:
+    """A session that cannot run: phase and one condition saying why; Jobs kept as they are."""
+    found = _Conditions(request)
+    found.add(type_, ok, reason, message)
+    status = {**request.observed_status, "phase": phase, "conditions": found.sorted()}
+    return composite_response(status, observed_as_desired(request.children))
+
+
+def sync(request: SyncRequest) -> dict[str, Any]:
+    """Desired Jobs and status of one BackupSession."""
+    if _phase(request.parent) in TERMINAL:
+        return _terminal(request)
+    bs = with_defaults(request.parent)
+    meta = bs.get("metadata") or {}
+    checked = {
+        "apiVersion": bs.get("apiVersion"),
+        "kind": bs.get("kind"),
+        "metadata": {k: meta[k] for k in ("name", "namespace", "labels") if k in meta},
+        "spec": bs.get("spec"),
+    }
+    problems = [str(p) for p in validate(checked)]
+    if problems:
+        return _problem_response(
+            request,
+            "Failed",
+            "ValidationPassed",
+            False,
+            "ResourceValidationFailed",
+            "; ".join(problems),
+        )
+    spec = bs.get("spec") or {}
+    bc = request.related.get(
+        "BackupConfiguration", CORE_API, str((spec.get("invoker") or {}).get("name"))
+    )
+    observed_jobs = sorted(request.children.list("Job", "batch/v1"), key=_attempt)
+    if not observed_jobs:
+        reason = skip_reason(request, bc)
+        if reason is not None:
+            return _problem_response(
+                request, "Skipped", "BackupSkipped", True, "PreRequisitesNotSatisfied", reason
+            )
+    bc = with_defaults(bc) if bc is not None else None
+    session = _session_config(bc or {}, str(spec.get("session")))
+    if bc is None or session is None:
+        return _problem_response(
+            request,
+            "Failed",
+            "BackupExecutorEnsured",
+            False,
+            "SessionNotFound",
+            f"session {spec.get('session')!r} not found in its BackupConfiguration",
+        )
+    return _run(request, bc, session, observed_jobs)
+
+
+def _run(
+    request: SyncRequest,
+    bc: Mapping[str, Any],
+    session: Mapping[str, Any],
+    observed_jobs: list[dict[str, Any]],
+) -> dict[str, Any]:
+    found = _Conditions(request)
+    pods = request.related.list("Pod", "v1")
+    children = [as_desired(job) for job in observed_jobs]
+    latest = observed_jobs[-1] if observed_jobs else None
+    outcome = jobs.job_outcome(latest, pods) if latest else jobs.JobOutcome("Pending", None)
+    retry = session.get("retryConfig") or {}
+    max_retry = int(retry.get("maxRetry") or 1) if retry else 0
+    retried = max(0, len(observed_jobs) - 1)
+    phase, waiting = "Running", ""
+
+    if latest is None or (outcome.state == "Failed" and retried < max_retry):
+        attempt = len(observed_jobs)
+        try:
+            job, waiting = _backup_job(request, bc, session, attempt)
+        except jobs.JobInputError as problem:
+            job, waiting = None, str(problem)
+        if job is not None:
+            children.append(job)
+            retried = attempt
+        # Waiting (repositories not Ready yet, or a retry that cannot be built yet) is Pending
+        # before the first Job and Running between attempts.
+        phase = "Running" if observed_jobs or job is not None else "Pending"
+        outcome = jobs.JobOutcome("Running" if job is not None else outcome.state, None)
+    elif outcome.state in ("Succeeded", "Failed"):
+        phase = outcome.state
+    else:
+        phase = "Running"
+
+    found.add(
+        "BackupExecutorEnsured",
+        bool(observed_jobs),
+        "SuccessfullyEnsuredBackupExecutor" if observed_jobs else "BackupExecutorNotEnsured",
+        f"Job {latest['metadata']['name']} exists."
+        if latest
+        else (waiting or "Creating the backup Job."),
+    )
+    if phase in ("Succeeded", "Failed") and latest is not None:
+        error = outcome.message or waiting
+        found.add(
+            "BackupCompleted",
+            phase == "Succeeded",
+            "BackupSucceeded" if phase == "Succeeded" else "BackupFailed",
+            error if phase == "Failed" else "The backup Job finished.",
+        )
+    snapshots = _snapshot_entries(request, session, outcome.result, outcome.state)
+    snapshots_seen = all(
+        request.related.get("Snapshot", STORAGE_API, s["name"]) is not None for s in snapshots
+    )
+    found.add(
+        "SnapshotsEnsured",
+        snapshots_seen,
+        "SuccessfullyEnsuredSnapshots" if snapshots_seen else "SnapshotsNotEnsured",
+        "Every repository has this session's Snapshot."
+        if snapshots_seen
+        else "Waiting for the Repositories to create this session's Snapshots.",
+    )
+    status: dict[str, Any] = {
+        "phase": phase,
+        "totalSnapshots": len(snapshots),
+        "snapshots": snapshots,
+        "retried": retried > 0,
+        "conditions": found.sorted(),
+    }
+    if latest is not None:
+        duration = jobs.job_duration(latest)
+        if duration:
+            status["duration"] = duration
+        timeout = (request.parent.get("spec") or {}).get("backupTimeout") or session.get(
+            "backupTimeout"
+        )
+        deadline = _deadline(latest, timeout)
+        if deadline:
+            status["backupDeadline"] = deadline
+    terminal = phase in TERMINAL
+    return composite_response(
+        status, children, resync_after_seconds=None if terminal else RESYNC_WAITING_SECONDS
+    )
