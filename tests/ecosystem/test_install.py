@@ -99,3 +99,14 @@ def test_release_overlay_pins_every_image_to_its_tag() -> None:
 def test_release_overlay_holds_the_same_objects_as_the_base() -> None:
     base = sorted(ident(o) for o in build(BUILDS["base"]))
     assert sorted(ident(o) for o in build(BUILDS["release"])) == base
+
+
+def test_base_includes_every_manifests_folder_that_is_a_kustomization() -> None:
+    base = yaml.safe_load((REPO / "manifests" / "base" / "kustomization.yaml").read_text())
+    listed = {entry.removeprefix("../") for entry in base["resources"]}
+    parts = [
+        p.parent.name
+        for p in (REPO / "manifests").glob("*/kustomization.yaml")
+        if p.parent.name not in {"base", "argocd", "monitoring", "overlays"}
+    ]
+    assert sorted(set(parts) - listed) == []
