@@ -96,7 +96,7 @@ def test_cronjob_runs_executor_trigger_with_adoption_labels():
 
 
 def test_once_ready_the_initial_backup_session_is_created_from_creation_time():
-    parent, children, response = settle(world.backup_configuration())
+    _parent, _children, response = settle(world.backup_configuration())
     assert response["status"]["phase"] == "Ready"
     session = child(response, "BackupSession")
     assert session["metadata"]["name"] == "sample-zookeeper-backup-frequent-backup-1726572962"
@@ -146,7 +146,7 @@ def test_session_history_keeps_running_and_newest_finished_sessions():
 
 
 def test_paused_configuration_suspends_the_cronjob_and_triggers_nothing():
-    parent, children, response = settle(world.backup_configuration(paused=True))
+    _parent, _children, response = settle(world.backup_configuration(paused=True))
     assert child(response, "CronJob")["spec"]["suspend"] is True
     assert "BackupSession" not in [k for k, _ in kinds(response)]
 
@@ -242,7 +242,7 @@ def test_three_sessions_two_repositories_each():
         world.session(f"s{i}", [(f"repo-{i}-a", "s3-backend"), (f"repo-{i}-b", "s3-backend")])
         for i in range(3)
     ]
-    parent, children, response = settle(world.backup_configuration(sessions=sessions))
+    _parent, _children, response = settle(world.backup_configuration(sessions=sessions))
     assert len([k for k, _ in kinds(response) if k == "Repository"]) == 6
     assert len([k for k, _ in kinds(response) if k == "CronJob"]) == 3
     assert len([k for k, _ in kinds(response) if k == "BackupSession"]) == 3
