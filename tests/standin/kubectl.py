@@ -206,7 +206,9 @@ def render_table(
     """Format objects as kubectl does: NAME, printer columns, AGE; aligned, upper-case headers."""
     columns = [c for c in rtype.printer_columns if int(c.get("priority", 0)) == 0]
     headers = (["NAMESPACE"] if with_namespace and rtype.namespaced else []) + ["NAME"]
-    headers += [c["name"].upper() for c in columns] + ["AGE"]
+    # kubectl adds AGE itself only when a CRD declares no columns (built-ins: always here)
+    with_age = rtype.builtin or not columns
+    headers += [c["name"].upper() for c in columns] + (["AGE"] if with_age else [])
     rows = []
     for obj in objects:
         row = [obj["metadata"].get("namespace", "")] if with_namespace and rtype.namespaced else []
@@ -214,7 +216,8 @@ def render_table(
         for column in columns:
             value = json_path(obj, column["jsonPath"])
             row.append(age(value, now) if column.get("type") == "date" and value else _cell(value))
-        row.append(age(obj["metadata"].get("creationTimestamp"), now))
+        if with_age:
+            row.append(age(obj["metadata"].get("creationTimestamp"), now))
         rows.append(row)
     if not rows:
         return f"No resources found ({rtype.plural})."
