@@ -92,6 +92,12 @@ def _namespace_labels(request: SyncRequest) -> dict[str, str]:
     return dict(((namespace or {}).get("metadata") or {}).get("labels") or {})
 
 
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    """The mappings in a list (anything else yields nothing): defaulting runs before
+    validation, so it must tolerate any shape and leave the reporting to validation."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
 def _with_default_backends(spec: dict[str, Any], request: SyncRequest) -> dict[str, Any]:
     """Fill in the default BackupStorage/RetentionPolicy as KubeStash's webhook does."""
     labels = _namespace_labels(request)
@@ -99,18 +105,18 @@ def _with_default_backends(spec: dict[str, Any], request: SyncRequest) -> dict[s
     default_policy = usage.default_for(
         request.related.list("RetentionPolicy", STORAGE_API), request.namespace, labels
     )
-    if not spec.get("backends"):
+    if spec.get("backends") in (None, []):
         storage = usage.default_for(
             request.related.list("BackupStorage", STORAGE_API), request.namespace, labels
         )
         if storage is not None:
             spec["backends"] = [{"name": "default", "storageRef": _meta_ref(storage)}]
-            for session in spec.get("sessions") or ():
-                for repository in (session or {}).get("repositories") or ():
-                    if isinstance(repository, dict) and not repository.get("backend"):
+            for session in _dicts(spec.get("sessions")):
+                for repository in _dicts(session.get("repositories")):
+                    if not repository.get("backend"):
                         repository["backend"] = "default"
-    for backend in spec.get("backends") or ():
-        if isinstance(backend, dict) and not backend.get("retentionPolicy") and default_policy:
+    for backend in _dicts(spec.get("backends")):
+        if not backend.get("retentionPolicy") and default_policy:
             backend["retentionPolicy"] = _meta_ref(default_policy)
     return spec
 

@@ -1,0 +1,137 @@
+"""The Flask app: routes, status codes, metrics; and once under real gunicorn."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import types
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from hooks.app import create_app
+from tests.hooks import world
+
+ROOT = Path(__file__).resolve().parents[2]
+BODY = world.sync_body(
+    "backupconfiguration",
+    world.backup_configuration(),
+    related=[
+        world.namespace(),
+        world.appbinding(),
+        world.backup_storage(),
+        world.retention_policy(),
+        *world.catalog(),
+        *world.planted_secrets(),
+    ],
+)
+
+
+def client(controllers=None):
+    return create_app(controllers).test_client()
+
+
+def test_sync_answers_200_with_json_and_is_byte_stable():
+    app = client()
+    first = app.post("/sync/backupconfiguration", json=BODY)
+    second = app.post("/sync/backupconfiguration", json=BODY)
+    assert first.status_code == 200 and first.mimetype == "application/json"
+    assert first.data == second.data
+    assert set(first.get_json()) <= {"status", "children", "resyncAfterSeconds", "finalized"}
+    assert world.PLANTED_SECRET.encode() not in first.data
+
+
+def test_customize_route():
+    response = client().post("/customize/backupconfiguration", json=BODY)
+    assert response.status_code == 200
+    assert "relatedResources" in response.get_json()
+
+
+def test_unknown_controller_or_hook_is_404():
+    assert client().post("/sync/nope", json=BODY).status_code == 404
+    assert client().post("/finalize/backupconfiguration", json=BODY).status_code == 404
+
+
+def test_non_json_and_malformed_requests_are_400():
+    app = client()
+    assert (
+        app.post("/sync/backupconfiguration", data="{", content_type="application/json").status_code
+        == 400
+    )
+    assert app.post("/sync/backupconfiguration", json={"parent": {}}).status_code == 400
+
+
+def test_a_bug_in_a_controller_is_a_500_with_a_short_body():
+    def broken_sync(request):
+        raise KeyError("bug")
+
+    app = client({"broken": types.SimpleNamespace(sync=broken_sync)})
+    response = app.post("/sync/broken", json=BODY)
+    assert response.status_code == 500
+    assert response.data == b"internal error in broken sync hook\n"
+
+
+def test_health_and_metrics():
+    app = client()
+    assert app.get("/healthz").status_code == 200
+    app.post("/sync/backupconfiguration", json=BODY)
+    metrics = app.get("/metrics").data.decode()
+    assert (
+        'zkstash_hook_requests_total{code="200",controller="backupconfiguration",hook="sync"}'
+        in metrics
+    )
+    assert "zkstash_hook_latency_seconds_bucket" in metrics
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_served_by_gunicorn_with_metrics_from_all_workers(tmp_path):
+    port = free_port()
+    env = {**os.environ, "ZKSTASH_HOOKS_BIND": f"127.0.0.1:{port}", "HOME": str(tmp_path)}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "hooks"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/healthz", timeout=1).read()
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert time.monotonic() < deadline, server.stderr.read1().decode()
+                time.sleep(0.1)
+        data = json.dumps(BODY).encode()
+        for _ in range(6):
+            request = urllib.request.Request(
+                f"{url}/sync/backupconfiguration",
+                data=data,
+                headers={"Content-Type": "application/json"},
+            )
+            with urllib.request.urlopen(request, timeout=5) as response:
+                assert response.status == 200
+        metrics = urllib.request.urlopen(f"{url}/metrics", timeout=5).read().decode()
+        line = next(
+            ln
+            for ln in metrics.splitlines()
+            if ln.startswith(
+                'zkstash_hook_requests_total{code="200",controller="backupconfiguration"'
+            )
+        )
+        assert float(line.split()[-1]) == 6.0
+        assert not (tmp_path / ".gunicorn").exists()
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=20)
