@@ -22,6 +22,8 @@ control_socket_disable = True
 _owns_metrics_dir = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
 if _owns_metrics_dir:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="zkstash-hooks-metrics-")
+else:
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 
 
 def child_exit(server, worker):  # type: ignore[no-untyped-def]
