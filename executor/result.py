@@ -16,6 +16,7 @@ from typing import Any
 MAX_BYTES = 4096
 VERSION = 1
 _ELLIPSIS = "…"
+TOP_ERROR_CHARS = 1000  # a sentence longer than this is cut before any detail is
 
 
 def utc_timestamp(moment: dt.datetime) -> str:
@@ -52,45 +53,49 @@ def encode(result: Mapping[str, Any]) -> bytes:
     return json.dumps(result, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def _error_slots(result: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
-    """Every (object, "error") pair in the result, top level first."""
-    slots = [(result, "error")] if result.get("error") else []
-    for repo in result.get("repositories") or []:
-        if isinstance(repo, dict) and repo.get("error"):
-            slots.append((repo, "error"))
-    return slots
-
-
 def _cut(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     return text[: max(limit - 1, 0)] + _ELLIPSIS
 
 
-def fit(result: Mapping[str, Any], limit: int = MAX_BYTES) -> dict[str, Any]:
-    """A copy of `result` whose JSON fits `limit` bytes: errors are cut, longest first."""
-    fitted: dict[str, Any] = json.loads(json.dumps(result))
+def _shorten_errors(
+    fitted: dict[str, Any], slots: list[tuple[dict[str, Any], str]], limit: int
+) -> None:
+    """Cut the longest of these error strings until the whole object fits (or all are empty)."""
     while len(encode(fitted)) > limit:
-        slots = _error_slots(fitted)
+        slots = [(obj, key) for obj, key in slots if obj.get(key)]
         if not slots:
-            break
-        target, key = max(slots, key=lambda slot: len(slot[0][key]))
+            return
+        target, key = max(slots, key=lambda slot: len(slot[0][slot[1]]))
         current = target[key]
         excess = len(encode(fitted)) - limit
-        target[key] = _cut(current, max(len(current) - excess - 8, len(current) // 2, 0))
-        if len(current) <= 1:
-            target[key] = ""
-    if len(encode(fitted)) > limit and fitted.get("repositories"):
-        # Still too long (very many repositories): keep each repository's essentials, then as
-        # many repositories as fit, and say how many were left out.
+        shorter = max(len(current) - excess - 8, len(current) // 2)
+        target[key] = "" if len(current) <= 1 else _cut(current, shorter)
+
+
+def fit(result: Mapping[str, Any], limit: int = MAX_BYTES) -> dict[str, Any]:
+    """A copy of `result` whose JSON fits `limit` bytes.
+
+    A top-level error over 1,000 characters is cut to that; then repository errors are cut
+    (longest first); then, for very many repositories, each keeps only name and phase and the
+    list is shortened (`repositoriesOmitted` says by how many); the top-level error, the one
+    sentence that matters most, is cut further only last.
+    """
+    fitted: dict[str, Any] = json.loads(json.dumps(result))
+    if len(encode(fitted)) > limit and isinstance(fitted.get("error"), str):
+        fitted["error"] = _cut(fitted["error"], TOP_ERROR_CHARS)
+    repositories = [r for r in fitted.get("repositories") or [] if isinstance(r, dict)]
+    _shorten_errors(fitted, [(repo, "error") for repo in repositories], limit)
+    if len(encode(fitted)) > limit and repositories:
         essentials = [
-            {"name": repo.get("name", ""), "phase": repo.get("phase", "")}
-            for repo in fitted["repositories"]
+            {"name": r.get("name", ""), "phase": r.get("phase", "")} for r in repositories
         ]
         fitted["repositories"] = essentials
         while len(encode(fitted)) > limit and fitted["repositories"]:
             fitted["repositories"] = fitted["repositories"][:-1]
             fitted["repositoriesOmitted"] = len(essentials) - len(fitted["repositories"])
+    _shorten_errors(fitted, [(fitted, "error")], limit)
     return fitted
 
 
