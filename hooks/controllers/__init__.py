@@ -12,6 +12,7 @@ from hooks.controllers import (
     backupsession,
     backupstorage,
     repository,
+    restoresession,
     snapshot,
 )
 
@@ -21,5 +22,6 @@ CONTROLLERS: dict[str, ModuleType] = {
     "backupsession": backupsession,
     "backupstorage": backupstorage,
     "repository": repository,
+    "restoresession": restoresession,
     "snapshot": snapshot,
 }
