@@ -171,7 +171,19 @@ def test_every_field_the_config_reads_exists_in_the_schemas() -> None:
 
 def test_monitoring_manifests_validate_strictly() -> None:
     for obj in build(MONITORING):
-        if obj["kind"] == "PrometheusRule":
-            continue  # a Prometheus Operator kind: checked by promtool above
+        if obj["apiVersion"].startswith("monitoring.coreos.com/"):
+            continue  # Prometheus Operator kinds: the rules are checked by promtool above
         kubernetes_validate.validate(obj, kubernetes_validate.utils.latest_version(), strict=True)
         kubernetes_validate.validate(obj, "1.29", strict=True)
+
+
+def test_pod_monitor_scrapes_the_hooks_pods() -> None:
+    (monitor,) = [o for o in build(MONITORING) if o["kind"] == "PodMonitor"]
+    (deployment,) = [o for o in build(REPO / "manifests") if o["kind"] == "Deployment"]
+    pod = deployment["spec"]["template"]
+    ports = {p["name"] for c in pod["spec"]["containers"] for p in c.get("ports", [])}
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
+    assert monitor["spec"]["namespaceSelector"]["matchNames"] == [
+        deployment["metadata"]["namespace"]
+    ]
+    assert monitor["spec"]["podMetricsEndpoints"][0]["port"] in ports
