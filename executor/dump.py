@@ -20,6 +20,7 @@ from executor.stream import (
     StreamHeader,
     StreamWriter,
 )
+from executor.zk.aclreader import RawAclReader
 from executor.zk.connection import ZkConnectionError, ZkConnectionSettings, connect, disconnect
 from executor.zk.paths import PathFilter, validate_path
 from executor.zk.reader import NodeReader, ReaderSettings, ReadMode, ZNode
@@ -126,7 +127,7 @@ def dump(
     except ZkConnectionError as exc:
         raise DumpError(str(exc)) from exc
     try:
-        return _dump_with(client, root, path_filter, options, out, progress, started)
+        return _dump_with(client, settings, root, path_filter, options, out, progress, started)
     except NoNodeError as exc:
         raise DumpError(f"dump root {root!r} does not exist") from exc
     except NoAuthError as exc:
@@ -139,6 +140,7 @@ def dump(
 
 def _dump_with(
     client: KazooClient,
+    settings: ZkConnectionSettings,
     root: str,
     path_filter: PathFilter,
     options: DumpOptions,
@@ -147,14 +149,33 @@ def _dump_with(
     started: float,
 ) -> DumpSummary:
     client.sync(root)
-    zxid_start = client.last_zxid
-    version = server_version(client)
     reader_settings = ReaderSettings(
         batch_bytes=options.batch_bytes,
         in_flight=options.in_flight,
-        timeout=client._session_timeout / 1000.0 if client._session_timeout else 30.0,
+        timeout=settings.timeout,
     )
-    reader = NodeReader(client, options.read_mode, reader_settings)
+    # bulk ACL reads on a second session; SASL sessions keep kazoo's pipelined getACL
+    acl_reader = None if settings.auth == "sasl" else RawAclReader(settings)
+    reader = NodeReader(client, options.read_mode, reader_settings, acl_reader)
+    try:
+        return _write_stream(client, reader, root, path_filter, options, out, progress, started)
+    finally:
+        if acl_reader is not None:
+            acl_reader.close()
+
+
+def _write_stream(
+    client: KazooClient,
+    reader: NodeReader,
+    root: str,
+    path_filter: PathFilter,
+    options: DumpOptions,
+    out: BinaryIO,
+    progress: Callable[[int], None] | None,
+    started: float,
+) -> DumpSummary:
+    zxid_start = client.last_zxid
+    version = server_version(client)
     if not client.exists(root):
         raise NoNodeError(root)
     header = StreamHeader(

@@ -14,7 +14,7 @@ walk (NoNode) is reported as None.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -30,6 +30,7 @@ from kazoo.protocol.states import ZnodeStat
 from kazoo.retry import KazooRetry
 from kazoo.security import ACL
 
+from executor.zk.aclreader import RawAclReader
 from executor.zk.multiread import (
     GET_CHILDREN,
     GET_DATA,
@@ -76,9 +77,16 @@ class ReaderSettings:
 class NodeReader:
     """Reads batches of znodes through one kazoo session."""
 
-    def __init__(self, client: KazooClient, mode: ReadMode, settings: ReaderSettings):
+    def __init__(
+        self,
+        client: KazooClient,
+        mode: ReadMode,
+        settings: ReaderSettings,
+        acl_reader: RawAclReader | None = None,
+    ):
         self.client = client
         self.settings = settings
+        self.acl_reader = acl_reader
         self.mode: ReadMode = self._detect(mode)
         self._mean_node_bytes = 256.0
         self._retry = KazooRetry(
@@ -131,21 +139,10 @@ class NodeReader:
                 out.append(result)
         return out
 
-    def read_many(self, paths: Iterable[str]) -> Iterator[ZNode | None]:
-        """Read `paths` in order, keeping up to `in_flight` batches outstanding."""
-        source = iter(paths)
-        pending: deque[_Batch] = deque()
-        exhausted = False
-        while True:
-            while not exhausted and len(pending) < self.settings.in_flight:
-                chunk = [p for _, p in zip(range(self.batch_size()), source, strict=False)]
-                if not chunk:
-                    exhausted = True
-                    break
-                pending.append(self.submit(chunk))
-            if not pending:
-                return
-            yield from pending.popleft().result()
+    def stream(self, paths: list[str]) -> PathStream:
+        """An ordered, pipelined reader of `paths` (nothing is sent until it is iterated
+        or `prefetch` is called)."""
+        return PathStream(self, paths)
 
     # ---- the two strategies (each returns data results, then children) ------------------
     def _start_data(self, paths: list[str]) -> list:
@@ -186,14 +183,57 @@ class NodeReader:
             raise OperationTimeoutError(f"no answer within {self.settings.timeout} s") from exc
 
 
+class PathStream:
+    """Reads a list of paths in order, keeping batches submitted ahead of the consumer.
+
+    `ready` exposes nodes already read but not yet consumed, so a walker can start reading
+    their children early (see walk.py).
+    """
+
+    def __init__(self, reader: NodeReader, paths: list[str]):
+        self.reader = reader
+        self._paths = paths
+        self._next = 0
+        self._pending: deque[_Batch] = deque()
+        self.ready: deque[ZNode | None] = deque()
+
+    def prefetch(self, batches: int) -> None:
+        """Submit batches until `batches` are in flight (or no paths remain)."""
+        while len(self._pending) < batches and self._next < len(self._paths):
+            size = self.reader.batch_size()
+            chunk = self._paths[self._next : self._next + size]
+            self._next += len(chunk)
+            self._pending.append(self.reader.submit(chunk))
+
+    def __iter__(self) -> Iterator[ZNode | None]:
+        return self
+
+    def __next__(self) -> ZNode | None:
+        in_flight = self.reader.settings.in_flight
+        while not self.ready:
+            self.prefetch(in_flight)
+            if not self._pending:
+                raise StopIteration
+            self.ready.extend(self._pending.popleft().result())
+        self.prefetch(in_flight)
+        return self.ready.popleft()
+
+
 class _Batch:
     """Requests of one batch in flight: getData (+ ACLs) now, getChildren on `result()`."""
 
     def __init__(self, reader: NodeReader, paths: list[str]):
         self.reader = reader
         self.paths = paths
-        self._data = reader._start_data(paths)
-        self._acls = [reader.client.get_acls_async(p) for p in paths]
+        self._start()
+
+    def _start(self) -> None:
+        reader = self.reader
+        if reader.acl_reader is None:
+            self._acls = [reader.client.get_acls_async(p) for p in self.paths]
+        else:
+            self._acl_ticket = reader.acl_reader.submit(self.paths)
+        self._data = reader._start_data(self.paths)
 
     def result(self) -> list[ZNode | None]:
         reader = self.reader
@@ -206,12 +246,25 @@ class _Batch:
         return nodes
 
     def _reread(self) -> list[ZNode | None]:
-        self._data = self.reader._start_data(self.paths)
-        self._acls = [self.reader.client.get_acls_async(p) for p in self.paths]
+        self._start()
         return self._collect()
+
+    def _acl_list(self) -> list[list[ACL] | None]:
+        reader = self.reader
+        if reader.acl_reader is not None:
+            return reader.acl_reader.collect(self._acl_ticket)
+        out: list[list[ACL] | None] = []
+        for acl_async in self._acls:
+            try:
+                acls, _stat = reader._wait(acl_async)
+                out.append(acls)
+            except NoNodeError:
+                out.append(None)
+        return out
 
     def _collect(self) -> list[ZNode | None]:
         reader = self.reader
+        acls = self._acl_list()
         data_results = reader._finish_data(self._data)
         parents = [
             path
@@ -220,8 +273,7 @@ class _Batch:
         ]
         children_of = dict(zip(parents, reader._read_children(parents), strict=True))
         nodes: list[ZNode | None] = []
-        for path, result, acl_async in zip(self.paths, data_results, self._acls, strict=True):
-            acl = self._acl(acl_async)
+        for path, result, acl in zip(self.paths, data_results, acls, strict=True):
             if isinstance(result, ErrorResult):
                 if result.code != NO_NODE:
                     _raise_for(result.code)
@@ -237,10 +289,3 @@ class _Batch:
                 children = []
             nodes.append(ZNode(path, result.data, result.stat, acl, sorted(children)))
         return nodes
-
-    def _acl(self, acl_async) -> list[ACL] | None:
-        try:
-            acls, _stat = self.reader._wait(acl_async)
-        except NoNodeError:
-            return None
-        return acls
