@@ -18,6 +18,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.ecosystem.images import (
     IMAGES,
@@ -204,3 +205,11 @@ def test_hooks_image_command_serves_the_hooks_with_their_gunicorn_config() -> No
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_hooks_deployment_runs_the_image_command() -> None:
+    cmd = final_stage("hooks").of("CMD")[-1].value
+    manifests = yaml.safe_load_all((REPO / "manifests" / "hooks" / "deployment.yaml").read_text())
+    (deployment,) = [d for d in manifests if d and d["kind"] == "Deployment"]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert [*container.get("command", []), *container.get("args", [])] in ([], list(cmd))
