@@ -14,6 +14,7 @@ command -v java >/dev/null 2>&1 || need_apt+=(default-jre-headless)
 # promtool (checks and unit-tests the PrometheusRule alerts) ships in Debian's prometheus package.
 command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v rclone >/dev/null 2>&1 || need_apt+=(rclone)
+command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)  # bench/bench_hooks.py load generator
 if [ ${#need_apt[@]} -gt 0 ]; then
   say "installing system packages: ${need_apt[*]}"
   if [ "$(id -u)" -ne 0 ]; then

@@ -10,9 +10,11 @@ namespace may not use, makes the phase Invalid and keeps every observed child un
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from croniter import croniter
@@ -176,7 +178,25 @@ def _spec_problems(bc: dict[str, Any]) -> list[str]:
         },
         "spec": bc.get("spec"),
     }
-    return [str(problem) for problem in validate(checked)]
+    return list(_problems_of(json.dumps(checked, sort_keys=True)))
+
+
+# Validation and defaulting are pure functions of the spec, and a spec changes far less often
+# than Metacontroller resyncs; memoising them on the canonical JSON keeps a sync cheap.
+@lru_cache(maxsize=4096)
+def _problems_of(checked_json: str) -> tuple[str, ...]:
+    return tuple(str(problem) for problem in validate(json.loads(checked_json)))
+
+
+@lru_cache(maxsize=4096)
+def _defaulted_json(parent_json: str) -> str:
+    return json.dumps(with_defaults(json.loads(parent_json)))
+
+
+def _defaulted(parent: Mapping[str, Any]) -> dict[str, Any]:
+    """The parent with KubeStash's webhook defaults (its status left out: not the user's)."""
+    user_part = {k: v for k, v in parent.items() if k != "status"}
+    return json.loads(_defaulted_json(json.dumps(user_part, sort_keys=True)))
 
 
 # ----------------------------------------------------------------------------- children
@@ -188,7 +208,8 @@ def _labels(request: SyncRequest) -> dict[str, str]:
 
 def _target_ref(spec: Mapping[str, Any], namespace: str) -> dict[str, str]:
     target = spec.get("target") or {}
-    ref = {k: str(target[k]) for k in ("apiGroup", "kind", "name") if target.get(k)}
+    ref = {k: str(target[k]) for k in ("apiGroup", "kind") if target.get(k)}
+    ref["name"] = str(target.get("name") or "")
     ref["namespace"] = str(target.get("namespace") or namespace)
     return ref
 
@@ -483,7 +504,7 @@ def _next_schedule(cronjob: Mapping[str, Any] | None, schedule: str) -> str | No
 
 def sync(request: SyncRequest) -> dict[str, Any]:
     """Desired children and status of one BackupConfiguration."""
-    bc = with_defaults(request.parent)
+    bc = _defaulted(request.parent)
     spec = _with_default_backends(dict(bc.get("spec") or {}), request)
     bc["spec"] = spec
     problems = _spec_problems(bc)

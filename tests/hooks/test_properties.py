@@ -3,7 +3,7 @@
 import copy
 import json
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from hooks.controllers import backupconfiguration
@@ -86,6 +86,8 @@ SPEC_PATHS = [p for p in _paths(BASE_PARENT["spec"]) if p]
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(SPEC_PATHS), GARBAGE, st.booleans())
+@example(("target", "name"), "", False)
+@example(("backends",), 17, False)
 def test_broken_spec_never_returns_fewer_children_than_observed(path, garbage, delete):
     parent = copy.deepcopy(BASE_PARENT)
     holder = parent["spec"]
