@@ -118,6 +118,43 @@ def _addon(restore: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
     return _text(addon.get("name")) or jobs.DEFAULT_ADDON, task
 
 
+# The ofst PodTemplateSpec fields the Job builder reads, and the JSON type each must have. The
+# schema keeps jobTemplate verbatim (as KubeStash does), so its shape is checked here.
+_JOB_TEMPLATE_SHAPE: dict[str, type] = {
+    "resources": dict,
+    "env": list,
+    "volumeMounts": list,
+    "volumes": list,
+    "securityContext": dict,
+    "containerSecurityContext": dict,
+    "nodeSelector": dict,
+    "tolerations": list,
+    "imagePullSecrets": list,
+}
+_TYPE_WORDS = {dict: "a mapping", list: "a list"}
+
+
+def job_template_problems(template: Any) -> list[str]:
+    """Shape problems of ``spec.addon.jobTemplate`` (fields the restore Job copies)."""
+    path = "spec.addon.jobTemplate"
+    if template is None:
+        return []
+    if not isinstance(template, Mapping):
+        return [f"{path}: expected a mapping"]
+    problems = [
+        f"{path}.{key}: expected a mapping"
+        for key in ("metadata", "spec")
+        if template.get(key) is not None and not isinstance(template.get(key), Mapping)
+    ]
+    pod = _mapping(template.get("spec"))
+    problems += [
+        f"{path}.spec.{key}: expected {_TYPE_WORDS[kind]}"
+        for key, kind in _JOB_TEMPLATE_SHAPE.items()
+        if pod.get(key) is not None and not isinstance(pod.get(key), kind)
+    ]
+    return problems
+
+
 def spec_problems(restore: Mapping[str, Any]) -> list[str]:
     """Schema and webhook problems of the RestoreSession, each naming its field path."""
     metadata = _mapping(restore.get("metadata"))
@@ -129,6 +166,8 @@ def spec_problems(restore: Mapping[str, Any]) -> list[str]:
     }
     problems = [str(problem) for problem in validate(checked)]
     spec = _mapping(restore.get("spec"))
+    if not problems:
+        problems += job_template_problems(_mapping(spec.get("addon")).get("jobTemplate"))
     if not problems and not _text(_mapping(spec.get("target")).get("name")):
         problems.append("spec.target.name: required (the AppBinding of the target has this name)")
     if not problems and _mapping(spec.get("dataSource")).get("pitr") is not None:

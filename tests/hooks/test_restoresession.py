@@ -417,6 +417,25 @@ def test_task_params_override_the_addon_defaults() -> None:
     assert "--mode=overwrite" in container(the_job(sync(parent, world())))["args"]
 
 
+def test_addon_job_template_shapes_the_restore_pod() -> None:
+    template = {
+        "spec": {
+            "resources": {"requests": {"cpu": "200m", "memory": "1Gi"}},
+            "securityContext": {"runAsUser": 0, "runAsGroup": 0},
+        }
+    }
+    parent = restore_session(
+        addon={
+            "name": "zookeeper-addon",
+            "tasks": [{"name": "logical-backup-restore"}],
+            "jobTemplate": template,
+        }
+    )
+    pod = the_job(sync(parent, world()))["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsUser"] == 0
+    assert pod["containers"][0]["resources"] == {"requests": {"cpu": "200m", "memory": "1Gi"}}
+
+
 # ----------------------------------------------------------------------------- which snapshot
 
 
@@ -670,6 +689,13 @@ def test_missing_target_is_invalid() -> None:
     parent = restore_session()
     del parent["spec"]["target"]
     assert invalid_message(parent).startswith("spec.target.name: required")
+
+
+def test_job_template_of_the_wrong_shape_is_invalid() -> None:
+    parent = restore_session(
+        addon={"name": "zookeeper-addon", "jobTemplate": {"spec": {"resources": "1Gi"}}}
+    )
+    assert invalid_message(parent) == "spec.addon.jobTemplate.spec.resources: expected a mapping"
 
 
 def test_invalid_spec_keeps_the_observed_job() -> None:
