@@ -201,6 +201,8 @@ def _backup_job(
     deadline = int(parse_duration(str(timeout)).total_seconds()) if timeout else None
     labels = {
         **names.invoker_labels("BackupSession", request.name, request.namespace),
+        # The Snapshot controller finds this Job and its Pods by this label.
+        names.LABEL_BACKUP_SESSION: request.name,
         names.LABEL_SESSION_NAME: session_name,
         names.LABEL_ATTEMPT: str(attempt),
         names.LABEL_APP_REF_KIND: kind,

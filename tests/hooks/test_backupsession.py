@@ -293,3 +293,31 @@ def test_invalid_spec_fails_and_keeps_observed_jobs():
         in condition(response["status"]["conditions"], "ValidationPassed")["message"]
     )
     assert kinds(response) == [("Job", job["metadata"]["name"])]
+
+
+def test_backup_job_and_pods_carry_the_label_the_snapshot_controller_selects_by():
+    from hooks.controllers import snapshot
+
+    job = child(sync(backup_session()), "Job")
+    snapshot_request = parse_request(
+        {
+            "controller": {"spec": {"hooks": {"sync": {"version": "v2"}}}},
+            "parent": {
+                "apiVersion": "storage.kubestash.com/v1alpha1",
+                "kind": "Snapshot",
+                "metadata": {"name": "s", "namespace": "demo", "uid": "u", "generation": 1},
+                "spec": {"backupSession": BS},
+            },
+        }
+    )
+    rules = snapshot.customize(snapshot_request)["relatedResources"]
+    selectors = [
+        r["labelSelector"]["matchLabels"]
+        for r in rules
+        if r["resource"] in ("jobs", "pods")
+        and names.LABEL_BACKUP_SESSION in r["labelSelector"]["matchLabels"]
+    ]
+    assert len(selectors) == 2, "the Snapshot controller selects the backup Job and its Pods"
+    for match_labels in selectors:
+        assert match_labels.items() <= job["metadata"]["labels"].items()
+        assert match_labels.items() <= job["spec"]["template"]["metadata"]["labels"].items()
