@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException, NoAuthError, NoNodeError
 from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.retry import RetryFailedError
+from kazoo.security import ACL
 
 from executor.stream import (
     FLAG_ACL_REDACTED,
@@ -20,9 +22,9 @@ from executor.stream import (
     StreamHeader,
     StreamWriter,
 )
-from executor.zk.aclreader import RawAclReader
 from executor.zk.connection import ZkConnectionError, ZkConnectionSettings, connect, disconnect
 from executor.zk.paths import PathFilter, validate_path
+from executor.zk.rawsession import RawSession
 from executor.zk.reader import NodeReader, ReaderSettings, ReadMode, ZNode
 from executor.zk.walk import walk
 
@@ -74,14 +76,21 @@ def is_redacted(entry: AclEntry) -> bool:
     return entry.scheme == "digest" and entry.id.endswith(":x")
 
 
+@functools.lru_cache(maxsize=4096)
+def _stored_acl(acl: tuple[ACL, ...]) -> tuple[tuple[AclEntry, ...], int]:
+    # trees share a handful of ACLs: convert (and check for redaction) once per distinct ACL
+    entries = tuple(AclEntry(a.perms, a.id.scheme, a.id.id) for a in acl)
+    return entries, FLAG_ACL_REDACTED if any(is_redacted(e) for e in entries) else 0
+
+
 def to_record(node: ZNode) -> NodeRecord:
     """Stream record for a node read from ZooKeeper."""
-    acl = tuple(AclEntry(a.perms, a.id.scheme, a.id.id) for a in node.acl)
-    flags = FLAG_EPHEMERAL if node.stat.ephemeralOwner else 0
-    if any(is_redacted(entry) for entry in acl):
-        flags |= FLAG_ACL_REDACTED
-    counter = sequence_counter(node.stat.cversion, node.stat.numChildren)
-    return NodeRecord(node.path, node.data, tuple(node.stat), acl, counter, flags)
+    stat = node.stat
+    acl, flags = _stored_acl(tuple(node.acl))
+    if stat.ephemeralOwner:
+        flags |= FLAG_EPHEMERAL
+    counter = sequence_counter(stat.cversion, stat.numChildren)
+    return NodeRecord(node.path, node.data, tuple(stat), acl, counter, flags)
 
 
 def server_version(client: KazooClient) -> str:
@@ -154,14 +163,14 @@ def _dump_with(
         in_flight=options.in_flight,
         timeout=settings.timeout,
     )
-    # bulk ACL reads on a second session; SASL sessions keep kazoo's pipelined getACL
-    acl_reader = None if settings.auth == "sasl" else RawAclReader(settings)
-    reader = NodeReader(client, options.read_mode, reader_settings, acl_reader)
+    # bulk reads on a second, single-threaded session; SASL sessions read through kazoo
+    session = None if settings.auth == "sasl" else RawSession(settings)
     try:
+        reader = NodeReader(client, options.read_mode, reader_settings, session)
         return _write_stream(client, reader, root, path_filter, options, out, progress, started)
     finally:
-        if acl_reader is not None:
-            acl_reader.close()
+        if session is not None:
+            session.close()
 
 
 def _write_stream(
@@ -196,7 +205,7 @@ def _write_stream(
         if progress and writer.znodes % PROGRESS_EVERY == 0:
             progress(writer.znodes)
     client.sync(root)
-    zxid_end = client.last_zxid
+    zxid_end = max(client.last_zxid, reader.session.last_zxid if reader.session else 0)
     sha256 = writer.finish(zxid_start, zxid_end)
     if progress:
         progress(writer.znodes)

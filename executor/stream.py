@@ -9,12 +9,13 @@ zxid window live in the trailer), so identical trees give identical bytes and re
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 MAGIC = b"ZKSTASH\x00"
 FORMAT_VERSION = 1
@@ -31,17 +32,18 @@ _STAT = struct.Struct(">qqqqiiiqiiq")  # jute order: czxid mzxid ctime mtime ver
 _NODE_FIXED = struct.Struct(">BiH")  # flags, sequence counter, ACL entry count
 _U32 = struct.Struct(">I")
 _I32 = struct.Struct(">i")
+_NULL = _I32.pack(-1)
 _ACL_ENTRY = struct.Struct(">iHH")  # perms, len(scheme), len(id)
 MAX_JSON_RECORD = 1 << 20
 READ_CHUNK = 1 << 20
+WRITE_CHUNK = 1 << 20
 
 
 class StreamError(Exception):
     """The input is not a complete, intact zkstash stream (the message says why)."""
 
 
-@dataclass(frozen=True, slots=True)
-class AclEntry:
+class AclEntry(NamedTuple):
     """One ACL entry: permission bits, scheme and id (e.g. 31, "digest", "app:hash=")."""
 
     perms: int
@@ -49,8 +51,7 @@ class AclEntry:
     id: str
 
 
-@dataclass(frozen=True, slots=True)
-class NodeRecord:
+class NodeRecord(NamedTuple):
     """One znode as stored: path, data (None = null), Stat tuple, ACL, counter, flags."""
 
     path: str
@@ -138,19 +139,31 @@ def _short(text: str) -> bytes:
     return raw
 
 
+@functools.lru_cache(maxsize=4096)
+def _encode_acl(acl: tuple[AclEntry, ...]) -> bytes:
+    # trees share a handful of ACLs, so each distinct one is encoded once
+    parts = []
+    for entry in acl:
+        scheme, ident = _short(entry.scheme), _short(entry.id)
+        parts += [_ACL_ENTRY.pack(entry.perms, len(scheme), len(ident)), scheme, ident]
+    return b"".join(parts)
+
+
 def encode_node(record: NodeRecord) -> bytes:
     """The body of one `N` record."""
     path = record.path.encode()
-    parts = [_U32.pack(len(path)), path, _STAT.pack(*record.stat)]
-    parts.append(_NODE_FIXED.pack(record.flags, record.sequence, len(record.acl)))
-    for entry in record.acl:
-        scheme, ident = _short(entry.scheme), _short(entry.id)
-        parts += [_ACL_ENTRY.pack(entry.perms, len(scheme), len(ident)), scheme, ident]
-    if record.data is None:
-        parts.append(_I32.pack(-1))
-    else:
-        parts += [_I32.pack(len(record.data)), record.data]
-    return b"".join(parts)
+    data = record.data
+    return b"".join(
+        (
+            _U32.pack(len(path)),
+            path,
+            _STAT.pack(*record.stat),
+            _NODE_FIXED.pack(record.flags, record.sequence, len(record.acl)),
+            _encode_acl(record.acl),
+            _NULL if data is None else _I32.pack(len(data)),
+            data or b"",
+        )
+    )
 
 
 def decode_node(body: bytes) -> NodeRecord:
@@ -191,6 +204,7 @@ class StreamWriter:
 
     def __init__(self, out: BinaryIO, header: StreamHeader):
         self._out = out
+        self._pending = bytearray()  # written in ~1 MB chunks: fewer write and hash calls
         self._hash = hashlib.sha256()
         self.bytes = 0
         self.znodes = 0
@@ -201,13 +215,19 @@ class StreamWriter:
         self._record(KIND_HEADER, _json_bytes(header.to_json()))
 
     def _emit(self, chunk: bytes) -> None:
-        self._out.write(chunk)
-        self._hash.update(chunk)
+        self._pending += chunk
         self.bytes += len(chunk)
+        if len(self._pending) >= WRITE_CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            self._hash.update(self._pending)
+            self._out.write(self._pending)
+            self._pending = bytearray()
 
     def _record(self, kind: int, body: bytes) -> None:
-        self._emit(_RECORD_HEAD.pack(kind, len(body)))
-        self._emit(body)
+        self._emit(_RECORD_HEAD.pack(kind, len(body)) + body)
 
     def node(self, record: NodeRecord) -> None:
         """Append one node; nodes must come in pre-order (`path_key` strictly increasing)."""
@@ -222,6 +242,7 @@ class StreamWriter:
 
     def finish(self, zxid_start: int, zxid_end: int) -> str:
         """Write the trailer; returns the SHA-256 (hex) of all bytes before it."""
+        self._flush()
         digest = self._hash.hexdigest()
         trailer = {
             "znodes": self.znodes,

@@ -1,14 +1,17 @@
 """Batched, pipelined reading of znodes (data, Stat, ACL, child names).
 
-Two strategies produce identical results:
-- `multiread`: one multiRead of getData for a whole batch, then one multiRead of getChildren
-  for the nodes whose Stat says they have children (ZooKeeper >= 3.6);
-- `pipelined`: kazoo's get_async / get_children_async per node (older servers).
-ACLs are always read with pipelined get_acls_async: multiRead does not accept getACL.
+Per batch of paths: getData for every node, then getChildren for the nodes whose Stat says they
+have children, and getACL for every node. Three transports give identical results:
+- `multiread` on a RawSession (no auth / digest): one multiRead of getData plus all getACLs in
+  a single write, then one multiRead of getChildren (ZooKeeper >= 3.6);
+- `multiread` through kazoo (SASL sessions): the same multiRead via kazoo's `_call`, getACL via
+  pipelined get_acls_async (multiRead does not accept getACL);
+- `pipelined` (servers without multiRead): kazoo's get_async / get_children_async /
+  get_acls_async per node.
 
-A batch is retried as a whole (with kazoo's KazooRetry, which waits for the reconnect) when
-the connection drops, so a node is neither duplicated nor dropped; a node deleted during the
-walk (NoNode) is reported as None.
+A batch is retried as a whole (kazoo's KazooRetry, which waits for the reconnect) when the
+connection drops, so a node is neither duplicated nor dropped; a node deleted during the walk
+(NoNode) is reported as None.
 """
 
 from __future__ import annotations
@@ -19,18 +22,12 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from kazoo.client import KazooClient
-from kazoo.exceptions import (
-    EXCEPTIONS,
-    NoNodeError,
-    OperationTimeoutError,
-    UnimplementedError,
-)
+from kazoo.exceptions import EXCEPTIONS, NoNodeError, OperationTimeoutError, UnimplementedError
 from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.protocol.states import ZnodeStat
 from kazoo.retry import KazooRetry
 from kazoo.security import ACL
 
-from executor.zk.aclreader import RawAclReader
 from executor.zk.multiread import (
     GET_CHILDREN,
     GET_DATA,
@@ -38,9 +35,11 @@ from executor.zk.multiread import (
     ErrorResult,
     multi_read_async,
 )
+from executor.zk.rawsession import RawSession
 
 ReadMode = Literal["auto", "multiread", "pipelined"]
 NO_NODE = NoNodeError.code
+UNIMPLEMENTED = UnimplementedError.code
 
 
 @dataclass(slots=True)
@@ -54,17 +53,13 @@ class ZNode:
     children: list[str] = field(default_factory=list)
 
 
-def child_path(parent: str, name: str) -> str:
-    return f"/{name}" if parent == "/" else f"{parent}/{name}"
-
-
 def _raise_for(code: int) -> None:
     raise EXCEPTIONS[code]()
 
 
 @dataclass
 class ReaderSettings:
-    """Tuning: nodes per multiRead are derived from `batch_bytes` and the mean node size seen."""
+    """Tuning: nodes per batch are derived from `batch_bytes` and the mean node size seen."""
 
     batch_bytes: int = 512 * 1024
     max_batch_nodes: int = 2000
@@ -75,33 +70,43 @@ class ReaderSettings:
 
 
 class NodeReader:
-    """Reads batches of znodes through one kazoo session."""
+    """Reads batches of znodes through a kazoo session (and a RawSession when given)."""
 
     def __init__(
         self,
         client: KazooClient,
         mode: ReadMode,
         settings: ReaderSettings,
-        acl_reader: RawAclReader | None = None,
+        session: RawSession | None = None,
     ):
         self.client = client
         self.settings = settings
-        self.acl_reader = acl_reader
-        self.mode: ReadMode = self._detect(mode)
+        self.session = session
         self._mean_node_bytes = 256.0
         self._retry = KazooRetry(
             max_tries=-1, delay=0.1, max_delay=2.0, deadline=settings.retry_deadline
         )
+        self.mode: ReadMode = self._retry(self._detect, mode)
+        if self.mode == "pipelined":
+            self.session = None  # old servers: kazoo does everything
 
     # ---- strategy selection -------------------------------------------------------------
     def _detect(self, mode: ReadMode) -> ReadMode:
         if mode != "auto":
             return mode
-        try:
-            multi_read_async(self.client, [(GET_DATA, "/")]).get(timeout=self.settings.timeout)
-        except UnimplementedError:
-            return "pipelined"
-        return "multiread"
+        if self.session is not None:
+            session = self.session
+            (answer,) = session.collect(
+                session.submit([session.multi_read_request([(GET_DATA, "/")])])
+            )
+            supported = not (isinstance(answer, ErrorResult) and answer.code == UNIMPLEMENTED)
+        else:
+            try:
+                self._wait(multi_read_async(self.client, [(GET_DATA, "/")]))
+                supported = True
+            except UnimplementedError:
+                supported = False
+        return "multiread" if supported else "pipelined"
 
     # ---- batch sizing ---------------------------------------------------------------------
     def batch_size(self) -> int:
@@ -117,20 +122,26 @@ class NodeReader:
             mean = sum(sizes) / len(sizes)
             self._mean_node_bytes = 0.7 * self._mean_node_bytes + 0.3 * mean
 
-    # ---- one batch ------------------------------------------------------------------------
+    # ---- public reads -----------------------------------------------------------------------
     def submit(self, paths: list[str]) -> _Batch:
         """Start reading `paths`; the returned batch's `result()` waits for it."""
         return _Batch(self, paths)
 
     def read(self, paths: list[str]) -> list[ZNode | None]:
         """Read `paths` now (one batch)."""
-        return self.submit(paths).result()
+        return self.submit(paths).result() if paths else []
+
+    def stream(self, paths: list[str]) -> PathStream:
+        """An ordered, pipelined reader of `paths` (nothing is sent until it is iterated
+        or `prefetch` is called)."""
+        return PathStream(self, paths)
 
     def read_data(self, paths: list[str]) -> list[DataResult | None]:
         """Data and Stat only (no ACL, no children) of `paths`; None for a missing node."""
-        results = self._retry(lambda: self._finish_data(self._start_data(paths)))
+        if not paths:
+            return []
         out: list[DataResult | None] = []
-        for result in results:
+        for result in self._retry(self._read_data_once, paths):
             if isinstance(result, ErrorResult):
                 if result.code != NO_NODE:
                     _raise_for(result.code)
@@ -139,48 +150,27 @@ class NodeReader:
                 out.append(result)
         return out
 
-    def stream(self, paths: list[str]) -> PathStream:
-        """An ordered, pipelined reader of `paths` (nothing is sent until it is iterated
-        or `prefetch` is called)."""
-        return PathStream(self, paths)
-
-    # ---- the two strategies (each returns data results, then children) ------------------
-    def _start_data(self, paths: list[str]) -> list:
+    def _read_data_once(self, paths: list[str]) -> list[DataResult | ErrorResult]:
         if self.mode == "multiread":
-            return [multi_read_async(self.client, [(GET_DATA, p) for p in paths])]
-        return [self.client.get_async(p) for p in paths]
+            return self._wait(multi_read_async(self.client, [(GET_DATA, p) for p in paths]))
+        return self._kazoo_each([self.client.get_async(p) for p in paths], _as_data)
 
-    def _finish_data(self, started: list) -> list[DataResult | ErrorResult]:
-        if self.mode == "multiread":
-            return self._wait(started[0])
-        out: list[DataResult | ErrorResult] = []
-        for async_result in started:
-            try:
-                data, stat = self._wait(async_result)
-                out.append(DataResult(data, stat))
-            except NoNodeError:
-                out.append(ErrorResult(NO_NODE))
-        return out
-
-    def _read_children(self, paths: list[str]) -> list[list[str] | ErrorResult]:
-        if not paths:
-            return []
-        if self.mode == "multiread":
-            return self._wait(multi_read_async(self.client, [(GET_CHILDREN, p) for p in paths]))
-        started = [self.client.get_children_async(p) for p in paths]
-        out: list[list[str] | ErrorResult] = []
-        for async_result in started:
-            try:
-                out.append(self._wait(async_result))
-            except NoNodeError:
-                out.append(ErrorResult(NO_NODE))
-        return out
-
+    # ---- kazoo helpers --------------------------------------------------------------------
     def _wait(self, async_result):
         try:
             return async_result.get(timeout=self.settings.timeout)
         except KazooTimeoutError as exc:
             raise OperationTimeoutError(f"no answer within {self.settings.timeout} s") from exc
+
+    def _kazoo_each(self, started: list, convert=lambda value: value) -> list:
+        """Wait for per-node kazoo calls; NoNode becomes ErrorResult like in a multiRead."""
+        out = []
+        for async_result in started:
+            try:
+                out.append(convert(self._wait(async_result)))
+            except NoNodeError:
+                out.append(ErrorResult(NO_NODE))
+        return out
 
 
 class PathStream:
@@ -220,27 +210,19 @@ class PathStream:
 
 
 class _Batch:
-    """Requests of one batch in flight: getData (+ ACLs) now, getChildren on `result()`."""
+    """Requests of one batch in flight: getData and getACL now, getChildren on `result()`."""
 
     def __init__(self, reader: NodeReader, paths: list[str]):
         self.reader = reader
         self.paths = paths
         self._start()
 
-    def _start(self) -> None:
-        reader = self.reader
-        if reader.acl_reader is None:
-            self._acls = [reader.client.get_acls_async(p) for p in self.paths]
-        else:
-            self._acl_ticket = reader.acl_reader.submit(self.paths)
-        self._data = reader._start_data(self.paths)
-
     def result(self) -> list[ZNode | None]:
         reader = self.reader
         try:
             nodes = self._collect()
         except reader._retry.retry_exceptions:
-            # connection lost mid-batch: read the whole batch again once the client reconnects
+            # connection lost mid-batch: read the whole batch again once reconnected
             nodes = reader._retry(self._reread)
         reader._learn(nodes)
         return nodes
@@ -249,43 +231,81 @@ class _Batch:
         self._start()
         return self._collect()
 
-    def _acl_list(self) -> list[list[ACL] | None]:
-        reader = self.reader
-        if reader.acl_reader is not None:
-            return reader.acl_reader.collect(self._acl_ticket)
-        out: list[list[ACL] | None] = []
-        for acl_async in self._acls:
-            try:
-                acls, _stat = reader._wait(acl_async)
-                out.append(acls)
-            except NoNodeError:
-                out.append(None)
-        return out
+    # ---- transport-specific halves --------------------------------------------------------
+    def _start(self) -> None:
+        reader, paths = self.reader, self.paths
+        if reader.session is not None:
+            session = reader.session
+            requests = [session.multi_read_request([(GET_DATA, p) for p in paths])]
+            requests += [session.get_acl_request(p) for p in paths]
+            self._ticket = session.submit(requests)
+            return
+        client = reader.client
+        if reader.mode == "multiread":
+            self._data = multi_read_async(client, [(GET_DATA, p) for p in paths])
+        else:
+            self._data = [client.get_async(p) for p in paths]
+        self._acls = [client.get_acls_async(p) for p in paths]
 
-    def _collect(self) -> list[ZNode | None]:
+    def _data_and_acls(self) -> tuple[list, list]:
         reader = self.reader
-        acls = self._acl_list()
-        data_results = reader._finish_data(self._data)
+        if reader.session is not None:
+            data, *acls = reader.session.collect(self._ticket)
+            if isinstance(data, ErrorResult):
+                _raise_for(data.code)
+            return data, acls
+        if reader.mode == "multiread":
+            data = reader._wait(self._data)
+        else:
+            data = reader._kazoo_each(self._data, _as_data)
+        acls = reader._kazoo_each(self._acls, lambda answer: answer[0])
+        return data, acls
+
+    def _children(self, parents: list[str]) -> list:
+        reader = self.reader
+        if not parents:
+            return []
+        ops = [(GET_CHILDREN, p) for p in parents]
+        if reader.session is not None:
+            session = reader.session
+            (answer,) = session.collect(session.submit([session.multi_read_request(ops)]))
+            if isinstance(answer, ErrorResult):
+                _raise_for(answer.code)
+            return answer
+        if reader.mode == "multiread":
+            return reader._wait(multi_read_async(reader.client, ops))
+        return reader._kazoo_each([reader.client.get_children_async(p) for p in parents])
+
+    # ---- assembling nodes -----------------------------------------------------------------
+    def _collect(self) -> list[ZNode | None]:
+        data_results, acls = self._data_and_acls()
         parents = [
             path
             for path, result in zip(self.paths, data_results, strict=True)
             if isinstance(result, DataResult) and result.stat.numChildren > 0
         ]
-        children_of = dict(zip(parents, reader._read_children(parents), strict=True))
+        children_of = dict(zip(parents, self._children(parents), strict=True))
         nodes: list[ZNode | None] = []
         for path, result, acl in zip(self.paths, data_results, acls, strict=True):
-            if isinstance(result, ErrorResult):
-                if result.code != NO_NODE:
-                    _raise_for(result.code)
-                nodes.append(None)
-                continue
-            if acl is None:  # deleted between getData and getACL
+            if _missing(result) or _missing(acl):  # deleted before or during this batch
                 nodes.append(None)
                 continue
             children = children_of.get(path, [])
-            if isinstance(children, ErrorResult):
-                if children.code != NO_NODE:
-                    _raise_for(children.code)
+            if _missing(children):
                 children = []
             nodes.append(ZNode(path, result.data, result.stat, acl, sorted(children)))
         return nodes
+
+
+def _as_data(answer: tuple) -> DataResult:
+    data, stat = answer
+    return DataResult(data, stat)
+
+
+def _missing(result: object) -> bool:
+    """True for a NoNode answer; raises for any other error answer."""
+    if isinstance(result, ErrorResult):
+        if result.code != NO_NODE:
+            _raise_for(result.code)
+        return True
+    return False

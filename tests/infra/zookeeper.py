@@ -77,6 +77,7 @@ class _Node:
 
     conf_dir: Path
     client_port: int
+    heap: str = "512m"
     process: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -84,7 +85,7 @@ class _Node:
         classpath = ":".join([str(conf), *JAVA_CLASSPATH])
         command = [
             "java",
-            "-Xmx512m",
+            f"-Xmx{self.heap}",
             "-Dzookeeper.jmx.log4j.disable=true",
             f"-Dlog4j.configuration=file:{conf}/log4j.properties",
             f"-Dzk.log.file={conf}/zk.log",
@@ -155,6 +156,7 @@ class ZooKeeperServer:
 
     base_dir: Path | None = None
     extra_config: dict[str, str] = field(default_factory=dict)
+    heap: str = "512m"
     _node: _Node | None = None
     _owns_dir: bool = False
 
@@ -165,7 +167,7 @@ class ZooKeeperServer:
             self._owns_dir = True
         port = free_port()
         _write_config(self.base_dir, port, self.extra_config)
-        self._node = _Node(self.base_dir, port)
+        self._node = _Node(self.base_dir, port, self.heap)
         self._node.start()
         _wait_serving([self._node])
         return self
