@@ -251,7 +251,16 @@ def _snapshot_entries(
         repo_name = str(repo.get("name"))
         name = names.snapshot_name(repo_name, request.name)
         snapshot = request.related.get("Snapshot", STORAGE_API, name)
-        phase = _phase(snapshot) or str((by_repo.get(repo_name) or {}).get("phase") or "")
+        # The Snapshot is synced after this session sees the same result, so a finished
+        # result outranks the Snapshot's not-yet-terminal phase; otherwise the session would
+        # freeze a stale "Running" into its terminal status.
+        observed_phase = _phase(snapshot)
+        result_phase = str((by_repo.get(repo_name) or {}).get("phase") or "")
+        phase = (
+            observed_phase
+            if observed_phase in ("Succeeded", "Failed")
+            else result_phase or observed_phase
+        )
         if phase not in ("Pending", "Running", "Succeeded", "Failed"):
             phase = "Running" if job_state == "Running" else "Pending"
         observed_repo = request.related.get("Repository", STORAGE_API, repo_name) or {}

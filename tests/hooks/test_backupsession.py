@@ -321,3 +321,35 @@ def test_backup_job_and_pods_carry_the_label_the_snapshot_controller_selects_by(
     for match_labels in selectors:
         assert match_labels.items() <= job["metadata"]["labels"].items()
         assert match_labels.items() <= job["spec"]["template"]["metadata"]["labels"].items()
+
+
+def observed_snapshot(repo, phase):
+    """A Snapshot the Repository created for this session, as last synced."""
+    return {
+        "apiVersion": "storage.kubestash.com/v1alpha1",
+        "kind": "Snapshot",
+        "metadata": {
+            "name": names.snapshot_name(repo, BS),
+            "namespace": "demo",
+            "labels": {names.LABEL_BACKUP_SESSION: BS},
+        },
+        "spec": {"repository": repo, "session": "frequent-backup", "backupSession": BS},
+        "status": {"phase": phase},
+    }
+
+
+def test_finished_result_outranks_a_snapshot_not_yet_synced_since():
+    job = child(sync(backup_session()), "Job")
+    observed_job, pod = finished_job(job, "Succeeded")
+    stale = [observed_snapshot("repo-a", "Running"), observed_snapshot("repo-b", "Running")]
+    response = sync(backup_session(), [observed_job], world_objects(extra=[pod, *stale]))
+    assert response["status"]["phase"] == "Succeeded"
+    assert [s["phase"] for s in response["status"]["snapshots"]] == ["Succeeded", "Succeeded"]
+
+
+def test_a_terminal_snapshot_phase_is_kept_in_the_session_status():
+    job = child(sync(backup_session()), "Job")
+    observed_job, pod = finished_job(job, "Succeeded")
+    done = [observed_snapshot("repo-a", "Failed"), observed_snapshot("repo-b", "Succeeded")]
+    response = sync(backup_session(), [observed_job], world_objects(extra=[pod, *done]))
+    assert [s["phase"] for s in response["status"]["snapshots"]] == ["Failed", "Succeeded"]
