@@ -40,7 +40,13 @@ from executor.storage_files import (
     ensure_backend_meta,
     write_repository_file,
 )
-from executor.trigger import TriggerError, backup_session, create_backup_session
+from executor.trigger import (
+    LabelError,
+    TriggerError,
+    backup_session,
+    create_backup_session,
+    parse_labels,
+)
 from executor.trigger import endpoint_from_environment as api_endpoint
 from executor.upload import RepositoryOutcome, stream_to_repositories
 
@@ -189,6 +195,13 @@ def build_parser() -> argparse.ArgumentParser:
     trigger.add_argument("--namespace", required=True, type=_non_empty)
     trigger.add_argument("--backup-configuration", required=True, type=_non_empty)
     trigger.add_argument("--session", required=True, type=_non_empty)
+    trigger.add_argument(
+        "--label",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a label of the created BackupSession (repeatable)",
+    )
     _add_common(trigger)
     return parser
 
@@ -518,8 +531,12 @@ def cmd_trigger(ctx: Context, now: Callable[[], float] | None = None) -> None:
     import time
 
     args = ctx.args
+    try:
+        labels = parse_labels(args.label)
+    except LabelError as exc:
+        raise UsageError(str(exc)) from exc
     unix = int((now or time.time)())
-    body = backup_session(args.namespace, args.backup_configuration, args.session, unix)
+    body = backup_session(args.namespace, args.backup_configuration, args.session, unix, labels)
     created = create_backup_session(api_endpoint(ctx.environ), body)
     name = (created.get("metadata") or {}).get("name") or body["metadata"]["name"]
     ctx.result["backupSession"] = name

@@ -12,10 +12,11 @@ the local stand-in serves this one endpoint).
 from __future__ import annotations
 
 import json
+import re
 import ssl
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,13 @@ API_GROUP = "core.kubestash.com"
 API_VERSION = "v1alpha1"
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 NAME_MAX = 63
+LABEL_NAME_MAX = 63
+LABEL_PREFIX_MAX = 253
+
+# Kubernetes' label syntax (apimachinery validation.IsQualifiedName / IsValidLabelValue),
+# written out because the executor image carries no Kubernetes client library for two regexes.
+_LABEL_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
 
 class TriggerError(Exception):
@@ -39,6 +47,63 @@ class ApiEndpoint:
     ca_file: str | None
 
 
+class LabelError(ValueError):
+    """A `--label KEY=VALUE` that is not valid Kubernetes label syntax; str() says why."""
+
+
+def label_key_problem(key: str) -> str | None:
+    """Why `key` is not a valid label key (`[prefix/]name`), or None when it is."""
+    prefix, _, name = key.rpartition("/")
+    if "/" in key and not prefix:
+        return "the prefix before '/' must not be empty"
+    if prefix and (len(prefix) > LABEL_PREFIX_MAX or not _DNS_SUBDOMAIN.fullmatch(prefix)):
+        return (
+            f"the prefix {prefix!r} must be a DNS subdomain (lower-case letters, digits, '-' "
+            f"and '.', at most {LABEL_PREFIX_MAX} characters)"
+        )
+    if not name:
+        return "the name must not be empty"
+    return _label_name_problem(name, "the name")
+
+
+def label_value_problem(value: str) -> str | None:
+    """Why `value` is not a valid label value, or None when it is (empty is valid)."""
+    return _label_name_problem(value, "the value") if value else None
+
+
+def _label_name_problem(text: str, what: str) -> str | None:
+    if len(text) > LABEL_NAME_MAX:
+        return f"{what} is {len(text)} characters, at most {LABEL_NAME_MAX} are allowed"
+    if not _LABEL_NAME.fullmatch(text):
+        return (
+            f"{what} {text!r} may hold only letters, digits, '-', '_' and '.', and must start "
+            "and end with a letter or digit"
+        )
+    return None
+
+
+def parse_label(pair: str) -> tuple[str, str]:
+    """`KEY=VALUE` → (key, value); raises LabelError naming the label and the problem."""
+    key, equals, value = pair.partition("=")
+    if not equals:
+        raise LabelError(f"--label {pair!r} must be KEY=VALUE")
+    problem = label_key_problem(key) or label_value_problem(value)
+    if problem:
+        raise LabelError(f"--label {pair!r}: {problem}")
+    return key, value
+
+
+def parse_labels(pairs: Sequence[str]) -> dict[str, str]:
+    """Every `--label`; raises LabelError on bad syntax or one key given two values."""
+    labels: dict[str, str] = {}
+    for pair in pairs:
+        key, value = parse_label(pair)
+        if labels.get(key, value) != value:
+            raise LabelError(f"--label {key} is given twice: {labels[key]!r} and {value!r}")
+        labels[key] = value
+    return labels
+
+
 def backup_session_name(backup_configuration: str, session: str, unix_seconds: int) -> str:
     """KubeStash's `ValidNameWithPrefixNSuffix(bc, session, unix)`: first 32 + last 31 if long."""
     joined = f"{backup_configuration}-{session}-{unix_seconds}"
@@ -49,22 +114,31 @@ def backup_session_name(backup_configuration: str, session: str, unix_seconds: i
 
 
 def backup_session(
-    namespace: str, backup_configuration: str, session: str, unix_seconds: int
+    namespace: str,
+    backup_configuration: str,
+    session: str,
+    unix_seconds: int,
+    labels: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The BackupSession object the trigger creates."""
+    """The BackupSession object the trigger creates; `labels` add to (or override) the defaults.
+
+    The trigger CronJob passes `controller-uid=<BackupConfiguration uid>` among them, which is
+    what lets the BackupConfiguration's CompositeController (generateSelector) adopt the session.
+    """
+    default_labels = {
+        "app.kubernetes.io/managed-by": "kubestash.com",
+        "kubestash.com/invoker-kind": "BackupConfiguration",
+        "kubestash.com/invoker-name": backup_configuration,
+        "kubestash.com/invoker-namespace": namespace,
+        "kubestash.com/session-name": session,
+    }
     return {
         "apiVersion": f"{API_GROUP}/{API_VERSION}",
         "kind": "BackupSession",
         "metadata": {
             "name": backup_session_name(backup_configuration, session, unix_seconds),
             "namespace": namespace,
-            "labels": {
-                "app.kubernetes.io/managed-by": "kubestash.com",
-                "kubestash.com/invoker-kind": "BackupConfiguration",
-                "kubestash.com/invoker-name": backup_configuration,
-                "kubestash.com/invoker-namespace": namespace,
-                "kubestash.com/session-name": session,
-            },
+            "labels": {**default_labels, **(labels or {})},
         },
         "spec": {
             "invoker": {

@@ -11,8 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from executor.trigger import backup_session_name, endpoint_from_environment
+from executor.trigger import LabelError, backup_session_name, endpoint_from_environment, parse_label
+from hooks.controllers import backupconfiguration
+from hooks.protocol import parse_request
 from tests.executor.test_cli import executor
+from tests.hooks import world
 
 
 @dataclass
@@ -60,7 +63,7 @@ def api_server() -> Iterator[ApiServer]:
         server.server_close()
 
 
-def trigger(api: ApiServer) -> dict:
+def trigger(api: ApiServer, *extra: str) -> dict:
     made = executor(
         "trigger",
         "--namespace",
@@ -69,6 +72,7 @@ def trigger(api: ApiServer) -> dict:
         "sample-zookeeper-backup",
         "--session",
         "frequent-backup",
+        *extra,
         env={"ZKSTASH_API_SERVER": api.url},
     )
     return {"code": made.code, "result": made.result}
@@ -129,3 +133,96 @@ def test_in_cluster_endpoint_uses_the_service_account(tmp_path: Path) -> None:
     assert endpoint.base_url == "https://10.0.0.1:443"
     assert endpoint.token == "sa-token"
     assert endpoint.ca_file == str(tmp_path / "ca.crt")
+
+
+def test_each_label_flag_becomes_a_label_of_the_backup_session(api_server: ApiServer) -> None:
+    outcome = trigger(
+        api_server,
+        "--label=controller-uid=0a0a0a0a-1111-4222-8333-000000000001",
+        "--label",
+        "team.example.com/owner=platform",
+    )
+    assert outcome["code"] == 0
+    assert api_server.requests[0]["body"]["metadata"]["labels"] == {
+        "app.kubernetes.io/managed-by": "kubestash.com",
+        "kubestash.com/invoker-kind": "BackupConfiguration",
+        "kubestash.com/invoker-name": "sample-zookeeper-backup",
+        "kubestash.com/invoker-namespace": "demo",
+        "kubestash.com/session-name": "frequent-backup",
+        "controller-uid": "0a0a0a0a-1111-4222-8333-000000000001",
+        "team.example.com/owner": "platform",
+    }
+
+
+def test_an_invalid_label_is_a_usage_error_and_nothing_is_created(api_server: ApiServer) -> None:
+    outcome = trigger(api_server, "--label", "owner=not valid")
+    assert outcome["code"] == 2
+    assert outcome["result"]["error"] == (
+        "--label 'owner=not valid': the value 'not valid' may hold only letters, digits, "
+        "'-', '_' and '.', and must start and end with a letter or digit"
+    )
+    assert api_server.requests == []
+
+
+def test_one_label_key_with_two_values_is_a_usage_error(api_server: ApiServer) -> None:
+    outcome = trigger(api_server, "--label", "tier=gold", "--label", "tier=silver")
+    assert outcome["code"] == 2
+    assert outcome["result"]["error"] == "--label tier is given twice: 'gold' and 'silver'"
+
+
+@pytest.mark.parametrize(
+    ("pair", "problem"),
+    [
+        ("no-equals-sign", "must be KEY=VALUE"),
+        ("=value", "the name must not be empty"),
+        ("/name=v", "the prefix before '/' must not be empty"),
+        ("Example.COM/name=v", "the prefix 'Example.COM' must be a DNS subdomain"),
+        ("-leading-dash=v", "the name '-leading-dash' may hold only"),
+        ("k=v=w", "the value 'v=w' may hold only"),
+        ("k=" + "v" * 64, "the value is 64 characters, at most 63 are allowed"),
+        ("n" * 64 + "=v", "the name is 64 characters, at most 63 are allowed"),
+    ],
+)
+def test_label_syntax_errors_say_what_is_wrong(pair: str, problem: str) -> None:
+    with pytest.raises(LabelError) as caught:
+        parse_label(pair)
+    assert problem in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("pair", "parsed"),
+    [
+        ("controller-uid=", ("controller-uid", "")),
+        ("kubestash.com/invoker-name=a.b_c-d", ("kubestash.com/invoker-name", "a.b_c-d")),
+        ("Tier=Gold_1", ("Tier", "Gold_1")),
+    ],
+)
+def test_valid_labels_parse_into_key_and_value(pair: str, parsed: tuple[str, str]) -> None:
+    assert parse_label(pair) == parsed
+
+
+def test_the_hooks_trigger_cronjob_creates_a_session_its_controller_adopts(
+    api_server: ApiServer,
+) -> None:
+    body = world.sync_body(
+        "backupconfiguration",
+        world.backup_configuration(),
+        [],
+        [
+            world.namespace(),
+            world.appbinding(),
+            world.backup_storage(allowed_from="All"),
+            world.retention_policy(),
+            *world.catalog(),
+        ],
+    )
+    response = backupconfiguration.sync(parse_request(body))
+    [cronjob] = [c for c in response["children"] if c["kind"] == "CronJob"]
+    [container] = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == ["executor"]
+    made = executor(*container["args"], env={"ZKSTASH_API_SERVER": api_server.url})
+    assert made.code == 0, made.stdout
+    labels = api_server.requests[0]["body"]["metadata"]["labels"]
+    assert labels["controller-uid"] == world.BC_UID
+    assert labels["kubestash.com/invoker-name"] == "sample-zookeeper-backup"
+    assert labels["kubestash.com/session-name"] == "frequent-backup"
