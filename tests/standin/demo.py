@@ -7,6 +7,7 @@ RestoreSession restores it, and a diff proves it is back.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -103,11 +104,46 @@ def port_in_use(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def phases(kubectl: Kubectl, kind: str) -> list[tuple[str, str]]:
+    """(name, phase) of every object of a kind in the demo namespace."""
+    return [
+        (o["metadata"]["name"], str((o.get("status") or {}).get("phase") or ""))
+        for o in kubectl.objects(kind, NS)
+    ]
+
+
 def wait_phase(
     kubectl: Kubectl, kind: str, name: str, phase: str, timeout: float
 ) -> dict[str, Any]:
-    print(f"… waiting for {kind} {name} to be {phase}", flush=True)
-    return kubectl.wait_for(kind, NS, name, phase, timeout)
+    """Like `kubectl get <kind> -w`: a table each time a phase of that kind changes."""
+    plural = kubectl.store.kinds.lookup(kind).plural
+    print(f"$ kubectl get {plural} -n {NS} -w   # until {name} is {phase}", flush=True)
+    shown: list[tuple[str, str]] = []
+
+    def reached() -> dict[str, Any] | None:
+        nonlocal shown
+        now = phases(kubectl, kind)
+        if now != shown and any(p for _, p in now):
+            shown = now
+            print(kubectl.get(kind, NS) + "\n", flush=True)
+        obj = kubectl.object(kind, NS, name)
+        return obj if obj and (obj.get("status") or {}).get("phase") == phase else None
+
+    return kubectl.standin.run_until(
+        reached, timeout, lambda: f"{kind} {NS}/{name} to be {phase}; now {phases(kubectl, kind)}"
+    )
+
+
+def backup_result(kubectl: Kubectl, session: str) -> dict[str, Any]:
+    """The executor's BackupResult: the termination message of the session's backup pod."""
+    for pod in kubectl.objects("Pod", NS):
+        if (pod["metadata"].get("labels") or {}).get("kubestash.com/invoker-name") != session:
+            continue
+        for status in pod.get("status", {}).get("containerStatuses") or []:
+            terminated = status.get("state", {}).get("terminated")
+            if terminated and terminated.get("message"):
+                return dict(json.loads(terminated["message"]))
+    return {}
 
 
 def directory_size(path: Path) -> int:
@@ -159,43 +195,33 @@ def run(workdir: Path) -> int:
         storage = next(d for d in setup if d["kind"] == "BackupStorage")["metadata"]["name"]
         bc = next(d for d in setup if d["kind"] == "BackupConfiguration")
         wait_phase(kubectl, "BackupStorage", storage, "Ready", 60)
-        show(kubectl, "backupstorages")
         wait_phase(kubectl, "BackupConfiguration", bc["metadata"]["name"], "Ready", 60)
         repo = bc["spec"]["sessions"][0]["repositories"][0]["name"]
         wait_phase(kubectl, "Repository", repo, "Ready", 60)
-        show(kubectl, "backupconfigurations", "repositories", "cronjobs")
+        show(kubectl, "cronjobs")
 
         say("The initial backup")
         sessions = standin.run_until(
             lambda: kubectl.objects("BackupSession", NS), 60, "a BackupSession"
         )
         session = sessions[0]["metadata"]["name"]
-        wait_phase(kubectl, "BackupSession", session, "Succeeded", 120)
-        snapshot = standin.run_until(
-            lambda: next(
-                (
-                    s
-                    for s in kubectl.objects("Snapshot", NS)
-                    if (s.get("status") or {}).get("phase") == "Succeeded"
-                ),
-                None,
-            ),
-            60,
-            "a Succeeded Snapshot",
-        )
-        show(kubectl, "backupsessions", "snapshots", "jobs")
+        done = wait_phase(kubectl, "BackupSession", session, "Succeeded", 120)
+        snapshot_name = done["status"]["snapshots"][0]["name"]
+        snapshot = wait_phase(kubectl, "Snapshot", snapshot_name, "Succeeded", 60)
+        result = backup_result(kubectl, session)
+        show(kubectl, "jobs")
 
-        say(f"Breaking the data: deleting {DATA_ROOT}/brokers/topics, corrupting a value")
+        say(f"Breaking the data: deleting {DATA_ROOT}/brokers/topics and {DATA_ROOT}/config")
         client.delete(f"{DATA_ROOT}/brokers/topics", recursive=True)
-        client.set(f"{DATA_ROOT}/controller_epoch", b"garbage")
+        client.delete(f"{DATA_ROOT}/config", recursive=True)
         broken = zktree.diff(before, zktree.read_tree(client, DATA_ROOT))
         print("\n".join(broken))
+        print(f"({len(broken)} znodes gone, among them the ACL'd {DATA_ROOT}/config/users)")
 
         say("kubectl apply -f examples/local/07-restoresession.yaml")
         print("\n".join(kubectl.apply(restore)))
         restore_name = restore[0]["metadata"]["name"]
         wait_phase(kubectl, "RestoreSession", restore_name, "Succeeded", 120)
-        show(kubectl, "restoresessions")
 
         say("Comparing the data with what it was before the backup")
         after = zktree.read_tree(client, DATA_ROOT)
@@ -212,10 +238,15 @@ def run(workdir: Path) -> int:
         repo_path = BACKUP_ROOT / repo_obj["spec"]["path"].strip("/") / component["path"]
         print(f"restic repository : {repo_path}")
         print(f"snapshot          : {snapshot['metadata']['name']} (restic id {restic_id[:12]}…)")
-        print(f"znodes backed up  : {len(before)} under {DATA_ROOT} (plus the rest of the tree)")
+        stream = result.get("stream") or {}
         print(
-            f"repository size   : {directory_size(repo_path)} bytes on disk "
-            f"(snapshot size {snapshot['status'].get('size', '?')})"
+            f"znodes backed up  : {stream.get('znodes', '?')} in the whole tree "
+            f"({len(before)} under {DATA_ROOT})"
+        )
+        print(
+            f"sizes             : dump stream {stream.get('bytes', '?')} bytes "
+            f"(Snapshot size {snapshot['status'].get('size', '?')}), "
+            f"repository {directory_size(repo_path)} bytes on disk (restic: compressed, encrypted)"
         )
         print(f"restic password   : the RESTIC_PASSWORD of Secret {NS}/encrypt-secret")
         print(f"try it            : RESTIC_PASSWORD=… restic -r {repo_path} snapshots")
