@@ -119,7 +119,8 @@ def _addon(restore: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
 
 
 # The ofst PodTemplateSpec fields the Job builder reads, and the JSON type each must have. The
-# schema keeps jobTemplate verbatim (as KubeStash does), so its shape is checked here.
+# schema keeps jobTemplate verbatim (as KubeStash does), so its shape is checked here; what a
+# well-typed field holds (resource quantities, …) the API server judges when the Job is created.
 _JOB_TEMPLATE_SHAPE: dict[str, type] = {
     "resources": dict,
     "env": list,
@@ -147,11 +148,17 @@ def job_template_problems(template: Any) -> list[str]:
         if template.get(key) is not None and not isinstance(template.get(key), Mapping)
     ]
     pod = _mapping(template.get("spec"))
-    problems += [
-        f"{path}.spec.{key}: expected {_TYPE_WORDS[kind]}"
-        for key, kind in _JOB_TEMPLATE_SHAPE.items()
-        if pod.get(key) is not None and not isinstance(pod.get(key), kind)
-    ]
+    for key, kind in _JOB_TEMPLATE_SHAPE.items():
+        value = pod.get(key)
+        if value is not None and not isinstance(value, kind):
+            problems.append(f"{path}.spec.{key}: expected {_TYPE_WORDS[kind]}")
+        elif isinstance(value, list):
+            # Every list the Job builder copies holds objects (EnvVar, Volume, Toleration, …).
+            problems += [
+                f"{path}.spec.{key}[{index}]: expected a mapping"
+                for index, item in enumerate(value)
+                if not isinstance(item, Mapping)
+            ]
     return problems
 
 
@@ -170,6 +177,11 @@ def spec_problems(restore: Mapping[str, Any]) -> list[str]:
         problems += job_template_problems(_mapping(spec.get("addon")).get("jobTemplate"))
     if not problems and not _text(_mapping(spec.get("target")).get("name")):
         problems.append("spec.target.name: required (the AppBinding of the target has this name)")
+    components = _mapping(spec.get("dataSource")).get("components")
+    if not problems and components and COMPONENT not in components:
+        problems.append(
+            f"spec.dataSource.components: a ZooKeeper snapshot has one component, {COMPONENT!r}"
+        )
     if not problems and _mapping(spec.get("dataSource")).get("pitr") is not None:
         problems.append(
             "spec.dataSource.pitr: point-in-time restore is not supported; name a snapshot"

@@ -685,6 +685,16 @@ def test_unknown_restore_task_is_invalid_naming_the_addon_field() -> None:
     assert message.startswith(f"RestoreSession demo/{RESTORE}: spec.addon.tasks:")
 
 
+def test_unknown_component_is_invalid() -> None:
+    message = invalid_message(restore_session({"components": ["wal"]}))
+    assert message == "spec.dataSource.components: a ZooKeeper snapshot has one component, 'dump'"
+
+
+def test_point_in_time_restore_is_invalid_as_unsupported() -> None:
+    parent = restore_session({"pitr": {"targetTime": "2026-11-25T10:30:00Z"}})
+    assert invalid_message(parent).startswith("spec.dataSource.pitr: point-in-time restore")
+
+
 def test_missing_target_is_invalid() -> None:
     parent = restore_session()
     del parent["spec"]["target"]
