@@ -18,6 +18,9 @@ False (the spec, or what it names, is wrong: the message names the field); Pendi
 waiting (target AppBinding, Addon, Secrets, a Snapshot still running); Running while the Job
 runs; Succeeded/Failed from the executor's result once MetricsPushed (the final status is
 written; kube-state-metrics exports it) is True. Observed Jobs are never dropped.
+
+Not supported, and so Invalid rather than silently ignored: ``dataSource.pitr`` and
+``spec.hooks`` (pre-/post-restore hooks).
 """
 
 from __future__ import annotations
@@ -182,6 +185,9 @@ def spec_problems(restore: Mapping[str, Any]) -> list[str]:
         problems.append(
             f"spec.dataSource.components: a ZooKeeper snapshot has one component, {COMPONENT!r}"
         )
+    restore_hooks = _mapping(spec.get("hooks"))
+    if not problems and (restore_hooks.get("preRestore") or restore_hooks.get("postRestore")):
+        problems.append("spec.hooks: pre- and post-restore hooks are not supported")
     if not problems and _mapping(spec.get("dataSource")).get("pitr") is not None:
         problems.append(
             "spec.dataSource.pitr: point-in-time restore is not supported; name a snapshot"
@@ -694,6 +700,8 @@ def component_of(outcome: jobs.JobOutcome) -> dict[str, Any]:
         component["duration"] = jobs.go_duration(float(result["durationSeconds"]))
     if outcome.state == "Failed":
         component["error"] = _text(result.get("error")) or outcome.message or "restore failed"
+    # restic's file counts carry znode counts here: the stream's znodes, and those created,
+    # updated or skipped (existing, left as they were) by the restore.
     znodes = _mapping(result.get("znodes"))
     stream = _mapping(result.get("stream"))
     if znodes and isinstance(stream.get("znodes"), int):
@@ -780,8 +788,13 @@ def _observed_run(request: SyncRequest, state: _Status, job: dict[str, Any]) -> 
     found.add(VALIDATION_PASSED, True, "ResourceValidationPassed", "the spec is valid")
     _target_condition(request, found, _appbinding(request))
     job_name = _text(_mapping(job.get("metadata")).get("name"))
+    state.snapshot = pinned_by_job(job)
+    of_snapshot = f" of Snapshot {'/'.join(state.snapshot)}" if state.snapshot else ""
     found.add(
-        EXECUTOR_ENSURED, True, "SuccessfullyEnsuredRestoreExecutor", f"restore Job {job_name}"
+        EXECUTOR_ENSURED,
+        True,
+        "SuccessfullyEnsuredRestoreExecutor",
+        f"restore Job {job_name}{of_snapshot}",
     )
     outcome = jobs.job_outcome(job, request.related.list("Pod", "v1"))
     if outcome.state in TERMINAL:
@@ -798,7 +811,6 @@ def _observed_run(request: SyncRequest, state: _Status, job: dict[str, Any]) -> 
             "SuccessfullyPushedMetrics",
             "the final status is written; kube-state-metrics exports it",
         )
-    state.snapshot = pinned_by_job(job)
     state.components = {COMPONENT: component_of(outcome)}
     state.job = job
     return state.response(observed_as_desired(request.children))
@@ -843,8 +855,7 @@ def _plan_and_create(request: SyncRequest, state: _Status) -> dict[str, Any]:
         EXECUTOR_ENSURED,
         True,
         "SuccessfullyEnsuredRestoreExecutor",
-        f"restore Job {job['metadata']['name']} of Snapshot "
-        f"{state.snapshot[0]}/{state.snapshot[1]} (restic snapshot {plan.restic_id})",
+        f"restore Job {job['metadata']['name']} of Snapshot {'/'.join(state.snapshot)}",
     )
     state.components = {COMPONENT: {"phase": "Pending"}}
     return state.response([*kept, job])

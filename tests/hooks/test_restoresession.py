@@ -334,7 +334,7 @@ def test_first_sync_reports_pending_with_the_executor_ensured() -> None:
     assert condition(status, "RestoreTargetFound")["status"] == "True"
     ensured = condition(status, "RestoreExecutorEnsured")
     assert ensured["status"] == "True"
-    assert NEW in ensured["message"] and NEW_ID in ensured["message"]
+    assert ensured["message"].endswith(f"of Snapshot demo/{NEW}")
     assert status["dependencies"] == [
         {
             "apiGroup": "storage.kubestash.com",
@@ -693,6 +693,13 @@ def test_unknown_component_is_invalid() -> None:
 def test_point_in_time_restore_is_invalid_as_unsupported() -> None:
     parent = restore_session({"pitr": {"targetTime": "2026-11-25T10:30:00Z"}})
     assert invalid_message(parent).startswith("spec.dataSource.pitr: point-in-time restore")
+
+
+def test_restore_hooks_are_invalid_as_unsupported() -> None:
+    parent = restore_session(
+        hooks={"preRestore": [{"name": "stop", "hookTemplate": {"name": "x"}}]}
+    )
+    assert invalid_message(parent) == "spec.hooks: pre- and post-restore hooks are not supported"
 
 
 def test_missing_target_is_invalid() -> None:
