@@ -120,8 +120,13 @@ def backup_configuration(
     backends: list[dict[str, Any]],
     repositories: list[dict[str, Any]],
     name: str = "sample-zookeeper-backup",
+    params: dict[str, str] | None = None,
+    paused: bool = False,
     **session: Any,
 ) -> dict[str, Any]:
+    """A BackupConfiguration of one session `frequent-backup` (every 5 minutes); `params` are
+    the logical-backup task's (for example `root`, the ZooKeeper path to back up)."""
+    task: dict[str, Any] = {"name": "logical-backup", **({"params": params} if params else {})}
     return {
         "apiVersion": "core.kubestash.com/v1alpha1",
         "kind": "BackupConfiguration",
@@ -139,10 +144,11 @@ def backup_configuration(
                     "name": "frequent-backup",
                     "scheduler": {"schedule": "*/5 * * * *", "jobTemplate": {"backoffLimit": 1}},
                     "repositories": repositories,
-                    "addon": {"name": "zookeeper-addon", "tasks": [{"name": "logical-backup"}]},
+                    "addon": {"name": "zookeeper-addon", "tasks": [task]},
                     **session,
                 }
             ],
+            **({"paused": True} if paused else {}),
         },
     }
 
@@ -163,10 +169,13 @@ def restore_session(
     source_ns: str | None = None,
     name: str = "sample-zookeeper-restore",
 ) -> dict[str, Any]:
+    """A RestoreSession of `snapshot` (a Snapshot's name or `latest`) into `target`; with
+    `source_ns` the Repository and Snapshot live in that other namespace. The restore Job runs
+    in `ns`, so the encryption Secret it reads is the one in `ns`."""
     data_source: dict[str, Any] = {
         "repository": repository,
         "snapshot": snapshot,
-        "encryptionSecret": {"name": "encrypt-secret", "namespace": source_ns or ns},
+        "encryptionSecret": {"name": "encrypt-secret", "namespace": ns},
     }
     if source_ns:
         data_source["namespace"] = source_ns
@@ -184,4 +193,52 @@ def restore_session(
             "dataSource": data_source,
             "addon": {"name": "zookeeper-addon", "tasks": [{"name": "logical-backup-restore"}]},
         },
+    }
+
+
+def s3_secret(ns: str, access_key: str, secret_key: str) -> dict[str, Any]:
+    return secret(
+        ns, "s3-secret", {"AWS_ACCESS_KEY_ID": access_key, "AWS_SECRET_ACCESS_KEY": secret_key}
+    )
+
+
+def backup_blueprint(ns: str, name: str, storage: str) -> dict[str, Any]:
+    """A blueprint whose schedule, repository name and backup root come from `${variables}`."""
+    return {
+        "apiVersion": "core.kubestash.com/v1alpha1",
+        "kind": "BackupBlueprint",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {
+            "usagePolicy": {"allowedNamespaces": {"from": "Same"}},
+            "backupConfigurationTemplate": {
+                "deletionPolicy": "OnDelete",
+                "backends": [backend("local-backend", storage, ns)],
+                "sessions": [
+                    {
+                        "name": "frequent-backup",
+                        "sessionHistoryLimit": 3,
+                        "scheduler": {
+                            "schedule": "${schedule}",
+                            "jobTemplate": {"backoffLimit": 1},
+                        },
+                        "repositories": [
+                            repository_info("${repoName}", "local-backend", "/${targetName}")
+                        ],
+                        "addon": {
+                            "name": "zookeeper-addon",
+                            "tasks": [{"name": "logical-backup", "params": {"root": "${root}"}}],
+                        },
+                    }
+                ],
+            },
+        },
+    }
+
+
+def blueprint_annotations(ns: str, blueprint: str, **variables: str) -> dict[str, str]:
+    """What a user puts on the database (here its AppBinding) to opt into auto-backup."""
+    return {
+        "blueprint.kubestash.com/name": blueprint,
+        "blueprint.kubestash.com/namespace": ns,
+        **{f"variables.kubestash.com/{k}": v for k, v in variables.items()},
     }

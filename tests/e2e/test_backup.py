@@ -48,4 +48,4 @@ def test_configuration_creates_repository_cronjob_and_a_successful_initial_backu
     assert result["phase"] == "Succeeded"
     assert result["stream"]["znodes"] >= 15
     snapshot_id = result["repositories"][0]["snapshotId"]
-    assert restic_snapshot_ids(backup_dir / DUMP) == [snapshot_id]
+    assert restic_snapshot_ids(backup_dir / DUMP) == {snapshot_id}
