@@ -63,6 +63,7 @@ RESULT_KINDS = {
     "verify": "VerifyResult",
     "snapshots": "SnapshotsResult",
     "trigger": "TriggerResult",
+    "wipe-storage": "WipeResult",
 }
 
 
@@ -166,6 +167,13 @@ def build_parser() -> argparse.ArgumentParser:
     init_storage.add_argument("--storage", required=True, type=_non_empty, metavar="JSON")
     init_storage.add_argument("--env-prefix", default="", metavar="P")
     _add_common(init_storage)
+
+    wipe_storage = commands.add_parser(
+        "wipe-storage", help="remove everything under the storage's prefix (WipeOut)"
+    )
+    wipe_storage.add_argument("--storage", required=True, type=_non_empty, metavar="JSON")
+    wipe_storage.add_argument("--env-prefix", default="", metavar="P")
+    _add_common(wipe_storage)
 
     init_repo = commands.add_parser("init-repository", help="restic init + repository.yaml")
     _add_repository(init_repo)
@@ -447,6 +455,23 @@ def cmd_init_storage(ctx: Context) -> None:
     ctx.reporter.log("metadata.yaml written" if written else "metadata.yaml already present")
 
 
+def cmd_wipe_storage(ctx: Context) -> None:
+    """Remove the whole backend subtree (BackupStorage `deletionPolicy: WipeOut`); idempotent."""
+    try:
+        storage = parse_storage(ctx.args.storage)
+    except SpecError as exc:
+        raise UsageError(str(exc)) from exc
+    files = BackendFiles(storage, prefixed_environment(ctx.environ, ctx.args.env_prefix))
+    if not files.supported:
+        raise UsageError(
+            "--storage.provider rest cannot be wiped by the executor (the REST server only "
+            "serves restic repositories); remove the data on the server"
+        )
+    removed = files.wipe()
+    ctx.result["removed"] = removed
+    ctx.reporter.log("backend data removed" if removed else "nothing to remove: already empty")
+
+
 def cmd_init_repository(ctx: Context) -> None:
     """`restic init` for every session's component (existing ones are fine) + repository.yaml."""
     args = ctx.args
@@ -552,6 +577,7 @@ COMMANDS: dict[str, Callable[[Context], None]] = {
     "verify": cmd_verify,
     "snapshots": cmd_snapshots,
     "trigger": cmd_trigger,
+    "wipe-storage": cmd_wipe_storage,
 }
 
 

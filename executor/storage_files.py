@@ -1,4 +1,5 @@
-"""KubeStash's plain files in a backend: `<prefix>/metadata.yaml` and `<path>/repository.yaml`.
+"""KubeStash's plain files in a backend (`<prefix>/metadata.yaml`, `<path>/repository.yaml`),
+and wiping a whole backend (BackupStorage `deletionPolicy: WipeOut`).
 
 `local` backends are written with ordinary file operations. Object stores (s3, gcs, azure) go
 through rclone with on-the-fly remotes (`:s3:bucket/key`): one well-kept tool that speaks all
@@ -13,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -29,6 +31,8 @@ RCLONE = os.environ.get("ZKSTASH_RCLONE", "rclone")
 OPERATOR_VERSION = "zkstash-0.1.0"
 METADATA_FILE = "metadata.yaml"
 REPOSITORY_FILE = "repository.yaml"
+# rclone's exit code for "directory not found" (here: the bucket or container does not exist).
+RCLONE_DIRECTORY_NOT_FOUND = 3
 
 
 class StorageFileError(Exception):
@@ -87,7 +91,7 @@ class BackendFiles:
             listing = self._run(["lsf", *flags, self._remote(key)], env, b"", tolerate=True)
             if listing.returncode != 0 or not listing.stdout.strip():
                 return None
-            return self._run(["cat", *flags, self._remote(key)], env, b"").stdout
+            return self._run(["cat", *flags, self._remote(key)], env, b"", "reading").stdout
 
     def write(self, key: str, content: bytes) -> None:
         """Create or replace the file."""
@@ -101,20 +105,90 @@ class BackendFiles:
         with self._rclone() as (env, flags):
             self._run(["rcat", *flags, self._remote(key)], env, content)
 
+    def wipe(self) -> bool:
+        """Remove everything this storage holds; False when it held no file (already wiped).
+
+        The root itself stays: for `local` it is the volume's mount point, for an object store
+        with an empty prefix the bucket (which the storage uses but did not create). A root
+        holding files must hold `metadata.yaml`, the mark `init-storage` leaves, or
+        StorageFileError refuses: a wrong mountPath/bucket/prefix must not delete someone
+        else's data. `metadata.yaml` goes last, so a wipe cut short can simply be run again.
+        """
+        if self.provider == "local":
+            return self._wipe_local()
+        with self._rclone() as (env, flags):
+            root = self._remote("")
+            top = self._list(["lsf", *flags, root], env)
+            if top is None:
+                return False  # the bucket/container itself is gone
+            if METADATA_FILE not in top:
+                # Only now list recursively (costly on a big tree): directory entries alone,
+                # which some S3 servers keep after their objects are gone, are not data.
+                if not self._list(["lsf", *flags, "-R", "--files-only", root], env):
+                    return False
+                raise _refusal(root)
+            once = [*flags, "--retries", "1"]
+            self._run(
+                ["delete", *once, "--exclude", f"/{METADATA_FILE}", root], env, b"", "deleting"
+            )
+            if self._prefix():
+                self._run(["purge", *once, root], env, b"", "deleting")
+            else:
+                self._run(["deletefile", *once, self._remote(METADATA_FILE)], env, b"", "deleting")
+        return True
+
+    def _list(self, args: list[str], env: Mapping[str, str]) -> list[str] | None:
+        """rclone lsf's lines, or None when the bucket/container does not exist."""
+        listing = self._run(args, env, b"", "listing", tolerate=True)
+        if listing.returncode == RCLONE_DIRECTORY_NOT_FOUND:
+            return None
+        if listing.returncode != 0:
+            stderr = listing.stderr.decode(errors="replace")
+            raise StorageFileError(explain_rclone(stderr, args[-1], "listing"))
+        return listing.stdout.decode(errors="replace").splitlines()
+
+    def _wipe_local(self) -> bool:
+        root = self._local_path("")
+        if root.resolve() == Path("/"):
+            raise StorageFileError(
+                f"refusing to wipe {root}: local.mountPath resolves to the file system root"
+            )
+        try:
+            if not root.exists() or not _holds_files(root):
+                return False  # empty directories (lost+found of a fresh volume) are not data
+            if not (root / METADATA_FILE).is_file():
+                raise _refusal(str(root))
+            for entry in sorted(root.iterdir(), key=lambda entry: entry.name == METADATA_FILE):
+                if entry.is_dir() and not entry.is_symlink():  # a symlink is removed, not followed
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+        except OSError as exc:
+            raise StorageFileError(
+                f"deleting {exc.filename or root} failed: {exc.strerror or exc}"
+            ) from exc
+        return True
+
+    def _prefix(self) -> str:
+        _, config = backend_config(self.storage, "storage")
+        return str(config.get("prefix", "")).strip("/")
+
     def _local_path(self, key: str) -> Path:
         _, config = backend_config(self.storage, "storage")
         return Path(config["mountPath"]) / key.strip("/")
 
     def _remote(self, key: str) -> str:
         provider, config = backend_config(self.storage, "storage")
-        prefix = str(config.get("prefix", "")).strip("/")
-        full = "/".join(part for part in (prefix, key.strip("/")) if part)
-        if provider == "s3":
-            return f":s3:{config['bucket'].strip('/')}/{full}"
-        if provider == "gcs":
-            return f":gcs:{config['bucket'].strip('/')}/{full}"
-        if provider == "azure":
-            return f":azureblob:{config['container'].strip('/')}/{full}"
+        prefix = self._prefix()
+        remotes = {
+            "s3": ("s3", "bucket"),
+            "gcs": ("gcs", "bucket"),
+            "azure": ("azureblob", "container"),
+        }
+        if provider in remotes:
+            backend, field = remotes[provider]
+            parts = (str(config[field]).strip("/"), prefix, key.strip("/"))
+            return f":{backend}:" + "/".join(part for part in parts if part)
         raise SpecError(f"storage.provider {provider!r} has no file access")
 
     @contextlib.contextmanager
@@ -142,7 +216,12 @@ class BackendFiles:
             yield env, [*flags, "--ca-cert", handle.name]
 
     def _run(
-        self, args: list[str], env: Mapping[str, str], data: bytes, tolerate: bool = False
+        self,
+        args: list[str],
+        env: Mapping[str, str],
+        data: bytes,
+        action: str = "writing",
+        tolerate: bool = False,
     ) -> subprocess.CompletedProcess[bytes]:
         try:
             done = subprocess.run(
@@ -150,11 +229,27 @@ class BackendFiles:
             )
         except FileNotFoundError as exc:
             raise StorageFileError(
-                f"{RCLONE} is not installed; it writes files to {self.provider}"
+                f"{RCLONE} is not installed; it reads and writes files on {self.provider}"
             ) from exc
         if done.returncode != 0 and not tolerate:
-            raise StorageFileError(explain_rclone(done.stderr.decode(errors="replace"), args[-1]))
+            stderr = done.stderr.decode(errors="replace")
+            raise StorageFileError(explain_rclone(stderr, args[-1], action))
         return done
+
+
+def _holds_files(root: Path) -> bool:
+    """True when any file or symlink lies anywhere below `root` (stops at the first)."""
+    for directory, subdirectories, files in os.walk(root):
+        if files or any((Path(directory) / name).is_symlink() for name in subdirectories):
+            return True
+    return False
+
+
+def _refusal(root: str) -> StorageFileError:
+    return StorageFileError(
+        f"refusing to wipe {root}: it holds no {METADATA_FILE}, so it is not the root of a "
+        "backup storage (check the storage spec, or remove the data by hand)"
+    )
 
 
 def rclone_variables(
@@ -198,18 +293,18 @@ def rclone_variables(
     return {}
 
 
-def explain_rclone(stderr: str, remote: str) -> str:
-    """One sentence for an rclone failure on `remote`."""
+def explain_rclone(stderr: str, remote: str, action: str = "writing") -> str:
+    """One sentence for an rclone failure while `action` (writing, deleting, …) `remote`."""
     text = stderr.lower()
     if "signaturedoesnotmatch" in text or "invalidaccesskeyid" in text or "accessdenied" in text:
-        return f"the storage rejected the credentials while writing {remote}"
+        return f"the storage rejected the credentials while {action} {remote}"
     if "nosuchbucket" in text or "bucket does not exist" in text:
         return f"the bucket of {remote} does not exist"
     if "connection refused" in text or "no such host" in text:
         return f"cannot reach the storage for {remote}"
     errors = [line for line in stderr.splitlines() if "ERROR" in line or "Failed" in line]
     detail = (errors[-1] if errors else stderr.strip().splitlines()[-1:] or ["no output"])[-1]
-    return f"writing {remote} failed: {detail.strip()}"
+    return f"{action} {remote} failed: {detail.strip()}"
 
 
 def ensure_backend_meta(files: BackendFiles, now: dt.datetime) -> bool:
