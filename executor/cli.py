@@ -38,6 +38,8 @@ from executor.storage_files import (
     BackendFiles,
     StorageFileError,
     ensure_backend_meta,
+    register_repository,
+    repository_entry,
     write_repository_file,
 )
 from executor.trigger import (
@@ -178,6 +180,12 @@ def build_parser() -> argparse.ArgumentParser:
     init_repo = commands.add_parser("init-repository", help="restic init + repository.yaml")
     _add_repository(init_repo)
     init_repo.add_argument("--session", action="append", default=[], type=_non_empty)
+    init_repo.add_argument(
+        "--namespace",
+        type=_non_empty,
+        metavar="NS",
+        help="the Repository's namespace, recorded in the storage's metadata.yaml",
+    )
     _add_common(init_repo)
 
     forget = commands.add_parser("forget", help="forget one snapshot and prune")
@@ -473,7 +481,8 @@ def cmd_wipe_storage(ctx: Context) -> None:
 
 
 def cmd_init_repository(ctx: Context) -> None:
-    """`restic init` for every session's component (existing ones are fine) + repository.yaml."""
+    """`restic init` for every session's component (existing ones are fine), then for a JSON
+    SPEC `<path>/repository.yaml` and the repository's entry in `<prefix>/metadata.yaml`."""
     args = ctx.args
     sessions: list[str | None] = list(args.session) or [None]
     created: list[str] = []
@@ -490,10 +499,12 @@ def cmd_init_repository(ctx: Context) -> None:
     if repository is not None and repository.storage is not None:
         files = BackendFiles(repository.storage, repository.env)
         if files.supported:
-            key = write_repository_file(
-                files, repository.name, repository.path, dt.datetime.now(dt.UTC)
-            )
+            now = dt.datetime.now(dt.UTC)
+            key = write_repository_file(files, repository.name, repository.path, now)
             ctx.reporter.log(f"{key} written")
+            entry = repository_entry(repository.name, args.namespace or "", repository.path)
+            if register_repository(files, entry, now):
+                ctx.reporter.log(f"{repository.name} listed in metadata.yaml")
 
 
 def cmd_forget(ctx: Context) -> None:

@@ -323,3 +323,63 @@ def write_repository_file(files: BackendFiles, name: str, path: str, now: dt.dat
     key = "/".join(part for part in (path.strip("/"), REPOSITORY_FILE) if part)
     files.write(key, dump_yaml(repository_document(name, path, now)))
     return key
+
+
+def repository_entry(name: str, namespace: str, path: str) -> dict[str, str]:
+    """One `repositories[]` entry of BackendMeta: `{name, namespace, path}` (namespace if known)."""
+    entry = {"name": name, "namespace": namespace, "path": "/" + path.strip("/")}
+    return {key: value for key, value in entry.items() if key != "namespace" or value}
+
+
+def with_repository_entry(
+    repositories: list[Any], entry: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """`repositories` with `entry` added, replacing any entry for the same Repository or path.
+
+    Sorted by (namespace, name, path) so the file does not depend on the order Jobs ran in.
+    """
+
+    def same(other: Mapping[str, Any]) -> bool:
+        identity = (other.get("namespace", ""), other.get("name"))
+        return identity == (entry.get("namespace", ""), entry["name"]) or (
+            "/" + str(other.get("path", "")).strip("/") == entry["path"]
+        )
+
+    kept = [dict(other) for other in repositories if isinstance(other, Mapping) and not same(other)]
+    return sorted(
+        [*kept, dict(entry)],
+        key=lambda e: (str(e.get("namespace", "")), str(e.get("name", "")), str(e.get("path", ""))),
+    )
+
+
+def parse_backend_meta(content: bytes, where: str) -> dict[str, Any]:
+    """The BackendMeta document in `content`; StorageFileError when it is not one."""
+    try:
+        document = yaml.safe_load(content)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" at line {mark.line + 1}" if mark is not None else ""
+        raise StorageFileError(f"{where} is not valid YAML{line}; fix or remove it") from exc
+    if not isinstance(document, dict):
+        raise StorageFileError(f"{where} is not a BackendMeta mapping; fix or remove it")
+    if not isinstance(document.get("repositories") or [], list):
+        raise StorageFileError(f"{where}: repositories must be a list; fix or remove it")
+    return document
+
+
+def register_repository(files: BackendFiles, entry: Mapping[str, str], now: dt.datetime) -> bool:
+    """Add or refresh `entry` in `metadata.yaml` (read-modify-write; created when missing).
+
+    Other entries and fields are kept. Returns True when the file was written (False when the
+    entry was already there as is). Two Jobs writing at the same moment can lose one entry:
+    object stores offer rclone no compare-and-swap.
+    """
+    content = files.read(METADATA_FILE)
+    document = backend_meta(now) if content is None else parse_backend_meta(content, METADATA_FILE)
+    current = list(document.get("repositories") or [])
+    updated = with_repository_entry(current, entry)
+    if content is not None and updated == current:
+        return False
+    document["repositories"] = updated
+    files.write(METADATA_FILE, dump_yaml(document))
+    return True

@@ -40,6 +40,27 @@ def test_init_repository_writes_repository_yaml(tmp_path: Path) -> None:
     assert document["spec"]["path"] == "/zookeeper"
 
 
+def test_init_repository_lists_the_repository_in_metadata_yaml(tmp_path: Path) -> None:
+    spec = local_spec(tmp_path / "backend")
+    env = {"RESTIC_PASSWORD": "init-pass", "RESTIC_CACHE_DIR": str(tmp_path / "cache")}
+    made = executor(
+        "init-repository",
+        "--repository",
+        spec,
+        "--session",
+        "daily",
+        "--namespace",
+        "demo",
+        env=env,
+    )
+    assert made.code == 0, made.stdout
+    document = yaml.safe_load((tmp_path / "backend/metadata.yaml").read_text())
+    assert document["kind"] == "BackendMeta"
+    assert document["repositories"] == [
+        {"name": "local-repo", "namespace": "demo", "path": "/zookeeper"}
+    ]
+
+
 def test_init_repository_with_a_wrong_password_is_a_clear_error(
     restic_repository: LocalResticRepository,
 ) -> None:

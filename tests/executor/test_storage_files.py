@@ -14,6 +14,8 @@ from executor.storage_files import (
     BackendFiles,
     StorageFileError,
     ensure_backend_meta,
+    register_repository,
+    repository_entry,
     write_repository_file,
 )
 from tests.executor.test_cli import executor
@@ -97,3 +99,82 @@ def test_init_storage_rejects_a_storage_without_bucket() -> None:
     )
     assert made.code == 2
     assert made.result["error"] == "--storage.s3.bucket is required"
+
+
+def local_files(mount: Path) -> BackendFiles:
+    return BackendFiles({"provider": "local", "local": {"mountPath": str(mount)}}, {})
+
+
+def test_registering_a_repository_keeps_the_other_entries_sorted(tmp_path: Path) -> None:
+    (tmp_path / METADATA_FILE).write_text(
+        "apiVersion: config.kubestash.com/v1alpha1\n"
+        "kind: BackendMeta\n"
+        "creationTimestamp: '2026-01-01T00:00:00Z'\n"
+        "operatorVersion: v2024.9.30\n"
+        "repositories:\n"
+        "- {name: zeta-repo, namespace: prod, path: /zeta, size: 1.2 MiB}\n"
+        "- {name: alpha-repo, namespace: prod, path: /alpha}\n"
+    )
+    entry = repository_entry("s3-repo", "demo", "zookeeper")
+    assert register_repository(local_files(tmp_path), entry, NOW) is True
+    document = yaml.safe_load((tmp_path / METADATA_FILE).read_text())
+    assert document == {
+        "apiVersion": "config.kubestash.com/v1alpha1",
+        "kind": "BackendMeta",
+        "creationTimestamp": "2026-01-01T00:00:00Z",
+        "operatorVersion": "v2024.9.30",
+        "repositories": [
+            {"name": "s3-repo", "namespace": "demo", "path": "/zookeeper"},
+            {"name": "alpha-repo", "namespace": "prod", "path": "/alpha"},
+            {"name": "zeta-repo", "namespace": "prod", "path": "/zeta", "size": "1.2 MiB"},
+        ],
+    }
+
+
+def test_registering_the_same_repository_again_leaves_the_file_as_it_is(tmp_path: Path) -> None:
+    files = local_files(tmp_path)
+    entry = repository_entry("s3-repo", "demo", "/zookeeper")
+    assert register_repository(files, entry, NOW) is True
+    written = (tmp_path / METADATA_FILE).read_bytes()
+    later = NOW + dt.timedelta(hours=1)
+    assert register_repository(files, entry, later) is False
+    assert (tmp_path / METADATA_FILE).read_bytes() == written
+
+
+def test_a_repository_entry_is_replaced_by_name_and_by_path(tmp_path: Path) -> None:
+    files = local_files(tmp_path)
+    register_repository(files, repository_entry("s3-repo", "demo", "/old-path"), NOW)
+    register_repository(files, repository_entry("old-name", "demo", "/zookeeper"), NOW)
+    register_repository(files, repository_entry("s3-repo", "demo", "/zookeeper"), NOW)
+    document = yaml.safe_load((tmp_path / METADATA_FILE).read_text())
+    assert document["repositories"] == [
+        {"name": "s3-repo", "namespace": "demo", "path": "/zookeeper"}
+    ]
+
+
+def test_without_metadata_yaml_registering_creates_the_backend_meta(tmp_path: Path) -> None:
+    register_repository(local_files(tmp_path), repository_entry("r", "", "/zk"), NOW)
+    document = yaml.safe_load((tmp_path / METADATA_FILE).read_text())
+    assert document["kind"] == "BackendMeta"
+    assert document["creationTimestamp"] == "2026-11-25T10:00:00Z"
+    assert document["repositories"] == [{"name": "r", "path": "/zk"}]
+
+
+def test_a_metadata_yaml_that_is_not_yaml_is_named_and_kept(tmp_path: Path) -> None:
+    (tmp_path / METADATA_FILE).write_text("kind: BackendMeta\nrepositories: [unclosed\n")
+    with pytest.raises(StorageFileError) as caught:
+        register_repository(local_files(tmp_path), repository_entry("r", "d", "/zk"), NOW)
+    assert str(caught.value) == "metadata.yaml is not valid YAML at line 3; fix or remove it"
+    assert "unclosed" in (tmp_path / METADATA_FILE).read_text()
+
+
+def test_a_repository_is_registered_in_the_s3_metadata(s3_server: S3Server, s3_prefix: str) -> None:
+    files = BackendFiles(s3_storage(s3_server, s3_prefix), s3_server.credentials_env())
+    ensure_backend_meta(files, NOW)
+    register_repository(files, repository_entry("s3-repo", "demo", "/zookeeper"), NOW)
+    register_repository(files, repository_entry("other-repo", "demo", "/other"), NOW)
+    document = yaml.safe_load(files.read(METADATA_FILE) or b"")
+    assert document["repositories"] == [
+        {"name": "other-repo", "namespace": "demo", "path": "/other"},
+        {"name": "s3-repo", "namespace": "demo", "path": "/zookeeper"},
+    ]
