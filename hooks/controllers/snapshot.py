@@ -67,7 +67,13 @@ def component_from_result(
     phase = str((entry or result).get("phase") or "Failed")
     if entry is None:
         phase = "Failed"
-    error = str((entry or {}).get("error") or result.get("error") or "")
+    entry_error = str((entry or {}).get("error") or "")
+    overall_error = str(result.get("error") or "")
+    error = entry_error or overall_error
+    if entry_error and overall_error and overall_error not in entry_error:
+        # A repository's own error may only say the upload was aborted; the result's error
+        # says why (for example a dump root that does not exist).
+        error = f"{entry_error}: {overall_error}"
     if entry is None and not error:
         error = f"the backup result has no entry for repository {repository!r}"
     stream = result.get("stream") or {}

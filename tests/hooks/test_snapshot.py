@@ -345,3 +345,21 @@ def test_property_same_request_gives_byte_identical_response(state, finalizing, 
     second = json.dumps(call(snapshot, copy.deepcopy(request)), sort_keys=True)
     assert first == second
     assert_no_secret(json.loads(first))
+
+
+def test_failed_repository_entry_error_carries_the_reason_the_backup_gave() -> None:
+    result = copy.deepcopy(RESULT)
+    result["phase"] = "Failed"
+    result["error"] = "dump root '/kafka' does not exist; no snapshot was kept"
+    result["repositories"][0] = {
+        "name": "s3-repo",
+        "phase": "Failed",
+        "error": "backup aborted: the dump did not complete",
+        "snapshotId": "",
+        "bytesAdded": 0,
+    }
+    response = call(snapshot, body(CTRL, parent(), related=backup_objects("Failed", result)))
+    assert response["status"]["components"]["dump"]["error"] == (
+        "backup aborted: the dump did not complete: "
+        "dump root '/kafka' does not exist; no snapshot was kept"
+    )
