@@ -13,6 +13,7 @@ from typing import Any
 from kazoo.client import KazooClient
 
 from tests.e2e import objects
+from tests.infra.s3 import S3Server
 from tests.infra.zookeeper import ZooKeeperServer
 from tests.infra.zookeeper_fixtures import super_client
 from tests.standin.kubectl import Kubectl
@@ -156,3 +157,24 @@ def zookeeper_client(hosts: str) -> Iterator[KazooClient]:
     finally:
         client.stop()
         client.close()
+
+
+def s3_object_text(server: S3Server, key: str) -> str:
+    """One object of the S3 server's bucket, read with rclone (credentials from `server`)."""
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "RCLONE_CONFIG": "/dev/null",
+        "RCLONE_S3_PROVIDER": "Other",
+        "RCLONE_S3_ENDPOINT": server.endpoint,
+        "RCLONE_S3_ACCESS_KEY_ID": server.access_key,
+        "RCLONE_S3_SECRET_ACCESS_KEY": server.secret_key,
+    }
+    done = subprocess.run(
+        ["rclone", "cat", f":s3:{server.bucket}/{key}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    return done.stdout
