@@ -140,7 +140,10 @@ def dump(
     except NoNodeError as exc:
         raise DumpError(f"dump root {root!r} does not exist") from exc
     except NoAuthError as exc:
-        raise DumpError(f"not authorized to read under {root!r}: {exc!r}") from exc
+        raise DumpError(
+            f"not authorized to read under {root!r} (check the ZooKeeper credentials: "
+            "digest auth with a wrong password connects as a different user)"
+        ) from exc
     except (KazooException, KazooTimeoutError, RetryFailedError, OSError) as exc:
         raise DumpError(f"dump of {root!r} failed: {type(exc).__name__} {exc}".strip()) from exc
     finally:

@@ -11,6 +11,7 @@ A damaged stream fails in pass 1, so it writes nothing.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, suppress
@@ -84,8 +85,13 @@ class _Counts:
             self.diff.append(line)
 
 
+@functools.lru_cache(maxsize=4096)
+def _acl_of(entries: tuple) -> tuple[ACL, ...]:
+    return tuple(ACL(e.perms, Id(e.scheme, e.id)) for e in entries)
+
+
 def to_acl(record: NodeRecord) -> list[ACL]:
-    return [ACL(e.perms, Id(e.scheme, e.id)) for e in record.acl]
+    return list(_acl_of(record.acl))
 
 
 def same_acl(current: list[ACL], record: NodeRecord) -> bool:
@@ -209,6 +215,9 @@ class _Restorer:
         )
         self._pads: list[tuple[str, int]] = []
         self._acl_updates: list[tuple[str, list[ACL]]] = []
+        # look before creating only while the target has nodes: restoring into an empty place
+        # needs no reads, and a node that appears anyway is caught as a conflict
+        self._precheck = self.client.exists(self.target_root) is not None
         batch: list[NodeRecord] = []
         first = True
         for record in StreamReader(stream):
@@ -244,7 +253,11 @@ class _Restorer:
         self.counts.znodes += len(batch)
         self.counts.skipped += len(batch) - len(records)
         targets = [self.target(r) for r in records]
-        current = self.reader.read_data(targets) if targets else []
+        if self._precheck:
+            current = self.reader.read_data(targets)
+            self._precheck = any(state is not None for state in current)
+        else:
+            current = [None] * len(targets)
         overwrite = self.options.mode in ("overwrite", "mirror")
         acl_checks = []
         for record, path, state in zip(records, targets, current, strict=True):
@@ -252,14 +265,14 @@ class _Restorer:
                 self._pads.append((path, record.sequence))
             data = record.data or b""
             if state is None:
-                writer.add(Op("create", path, data, tuple(to_acl(record))))
+                writer.create(path, data, _acl_of(record.acl))
                 self.counts.created += 1
             elif not overwrite:
                 self.counts.skipped += 1
             else:
                 changed = (state.data or b"") != data
                 if changed:
-                    writer.add(Op("set", path, data))
+                    writer.set(path, data)
                 acl_checks.append((record, path, self.client.get_acls_async(path), changed))
         for record, path, acl_async, changed in acl_checks:
             acl, _ = acl_async.get(timeout=60)
@@ -273,7 +286,10 @@ class _Restorer:
 
     def _conflict(self, op: Op, error: Exception) -> None:
         """A create raced with another writer (node now exists) or a delete found nothing."""
+        if op.path.endswith("/" + PAD_NAME):
+            raise RestoreError(f"padding the sequence counter failed at {op.path}: {error!r}")
         if op.kind == "create" and isinstance(error, NodeExistsError):
+            self._precheck = True  # the target is not empty here: look before creating
             self.counts.created -= 1
             self.counts.skipped += 1
             if self.options.mode in ("overwrite", "mirror"):
@@ -312,9 +328,11 @@ class _Restorer:
                     continue
                 missing = saved - sequence_counter(state.stat.cversion, state.stat.numChildren)
                 pad = join(path, PAD_NAME)
+                if missing > 0 and self.client.exists(pad):
+                    raise RestoreError(f"cannot pad the sequence counter of {path}: {pad} exists")
                 for _ in range(max(missing, 0)):
-                    writer.add(Op("create", pad, b"", tuple(OPEN_ACL_UNSAFE)))
-                    writer.add(Op("delete", pad))
+                    writer.create(pad, b"", tuple(OPEN_ACL_UNSAFE))
+                    writer.delete(pad)
                 self.counts.sequence_padded += max(missing, 0)
         writer.close()
 
@@ -323,7 +341,7 @@ class _Restorer:
         for extra in self.extras:
             doomed = [n.path for n in walk(self.reader, extra, everything)]
             for path in reversed(doomed):  # reversed pre-order: children before parents
-                writer.add(Op("delete", path))
+                writer.delete(path)
                 self.counts.deleted += 1
         writer.close()
 

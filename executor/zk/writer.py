@@ -9,9 +9,11 @@ that is split into an empty create followed by setData.
 
 from __future__ import annotations
 
-from collections import deque
+import functools
+import struct
+from collections import deque, namedtuple
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import (
@@ -23,43 +25,83 @@ from kazoo.exceptions import (
     SessionExpiredError,
 )
 from kazoo.handlers.threading import KazooTimeoutError
+from kazoo.protocol.serialization import Transaction, multiheader_struct
 from kazoo.security import ACL
+
+from executor.zk.multiread import server_path
 
 JUTE_MAXBUFFER = 1_048_575
 REQUEST_OVERHEAD = 64  # length prefix, request header, multi end marker, slack
-MULTI_OP_HEADER = 9  # type(4) done(1) err(4)
 
 
-def _string_size(text: str) -> int:
-    return 4 + len(text.encode())
+def _string(text: str) -> bytes:
+    raw = text.encode()
+    return _INT.pack(len(raw)) + raw
+
+
+@functools.lru_cache(maxsize=4096)
+def _acl_wire(acl: tuple[ACL, ...]) -> bytes:
+    # trees share a handful of ACLs: encode each distinct one once
+    parts = [_INT.pack(len(acl))]
+    for entry in acl:
+        parts += [_INT.pack(entry.perms), _string(entry.id.scheme), _string(entry.id.id)]
+    return b"".join(parts)
 
 
 def create_size(path: str, data: bytes, acl: list[ACL]) -> int:
-    """Wire bytes of a create (or create sub-op) body."""
-    acl_bytes = sum(4 + _string_size(a.id.scheme) + _string_size(a.id.id) for a in acl)
-    return _string_size(path) + 4 + len(data) + 4 + acl_bytes + 4
+    """Wire bytes of a create request body (what a plain create sends after its header)."""
+    return len(_string(path)) + 4 + len(data) + len(_acl_wire(tuple(acl))) + 4
 
 
-def set_data_size(path: str, data: bytes) -> int:
-    return _string_size(path) + 4 + len(data) + 4
-
-
-@dataclass(frozen=True, slots=True)
-class Op:
-    """One write: kind is "create", "set" or "delete"."""
+class Op(NamedTuple):
+    """One write: kind "create", "set" or "delete", with its encoded multi sub-request."""
 
     kind: str
     path: str
-    data: bytes = b""
-    acl: tuple[ACL, ...] = ()
+    data: bytes
+    acl: tuple[ACL, ...]
+    wire: bytes  # MultiHeader + body, exactly as sent inside a multi
 
     @property
     def size(self) -> int:
-        if self.kind == "create":
-            return create_size(self.path, self.data, list(self.acl)) + MULTI_OP_HEADER
-        if self.kind == "set":
-            return set_data_size(self.path, self.data) + MULTI_OP_HEADER
-        return _string_size(self.path) + 4 + MULTI_OP_HEADER
+        return len(self.wire)
+
+
+def create_op(path: str, data: bytes, acl: tuple[ACL, ...], server_path: str) -> Op:
+    body = _string(server_path) + _INT.pack(len(data)) + data + _acl_wire(acl) + _ZERO
+    return Op("create", path, data, acl, _CREATE_HEAD + body)
+
+
+def set_op(path: str, data: bytes, server_path: str) -> Op:
+    body = _string(server_path) + _INT.pack(len(data)) + data + _ANY_VERSION
+    return Op("set", path, data, (), _SET_HEAD + body)
+
+
+def delete_op(path: str, server_path: str) -> Op:
+    return Op("delete", path, b"", (), _DELETE_HEAD + _string(server_path) + _ANY_VERSION)
+
+
+_INT = struct.Struct("!i")
+_ZERO = _INT.pack(0)
+_ANY_VERSION = _INT.pack(-1)
+_CREATE_HEAD = multiheader_struct.pack(1, False, -1)
+_DELETE_HEAD = multiheader_struct.pack(2, False, -1)
+_SET_HEAD = multiheader_struct.pack(5, False, -1)
+_MULTI_END = multiheader_struct.pack(-1, True, -1)
+
+
+class _Multi(namedtuple("_Multi", "ops")):
+    """A multi request built from pre-encoded sub-requests (sent via kazoo's `_call`, like
+    kazoo's own Transaction, minus its per-operation Python overhead)."""
+
+    type = Transaction.type
+
+    def serialize(self) -> bytes:
+        return b"".join(op.wire for op in self.ops) + _MULTI_END
+
+    @classmethod
+    def deserialize(cls, buffer: bytes, offset: int) -> list:
+        return Transaction.deserialize(buffer, offset)
 
 
 class WriteFailed(Exception):
@@ -100,6 +142,18 @@ class BatchWriter:
         self._bytes = 0
         self._pending: deque[tuple[list[Op], object]] = deque()
 
+    def create(self, path: str, data: bytes, acl: tuple[ACL, ...]) -> None:
+        """Queue a create of `path` (client path) with its ACL."""
+        self.add(create_op(path, data, acl, server_path(self.client, path)))
+
+    def set(self, path: str, data: bytes) -> None:
+        """Queue a setData (any version)."""
+        self.add(set_op(path, data, server_path(self.client, path)))
+
+    def delete(self, path: str) -> None:
+        """Queue a delete (any version)."""
+        self.add(delete_op(path, server_path(self.client, path)))
+
     def add(self, op: Op) -> None:
         """Queue one operation (sent once its batch is full)."""
         if op.size > self.batch_bytes:
@@ -132,15 +186,9 @@ class BatchWriter:
 
     # ---- internals ------------------------------------------------------------------------
     def _commit_async(self, ops: list[Op]):
-        transaction = self.client.transaction()
-        for op in ops:
-            if op.kind == "create":
-                transaction.create(op.path, op.data, acl=list(op.acl))
-            elif op.kind == "set":
-                transaction.set_data(op.path, op.data)
-            else:
-                transaction.delete(op.path)
-        return transaction.commit_async()
+        async_result = self.client.handler.async_result()
+        self.client._call(_Multi(ops), async_result)
+        return async_result
 
     def _commit(self, ops: list[Op]) -> list:
         return self.client.retry(lambda: self._commit_async(ops).get(timeout=self.timeout))

@@ -78,6 +78,7 @@ class _Node:
     conf_dir: Path
     client_port: int
     heap: str = "512m"
+    jvm_properties: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -91,6 +92,7 @@ class _Node:
             f"-Dzk.log.file={conf}/zk.log",
             "-Dzookeeper.DigestAuthenticationProvider.superDigest="
             + super_digest(SUPER_USER, SUPER_PASSWORD),
+            *(f"-D{key}={value}" for key, value in self.jvm_properties.items()),
             "-cp",
             classpath,
             "org.apache.zookeeper.server.quorum.QuorumPeerMain",
@@ -157,6 +159,7 @@ class ZooKeeperServer:
     base_dir: Path | None = None
     extra_config: dict[str, str] = field(default_factory=dict)
     heap: str = "512m"
+    sasl_users: dict[str, str] = field(default_factory=dict)
     _node: _Node | None = None
     _owns_dir: bool = False
 
@@ -166,8 +169,21 @@ class ZooKeeperServer:
             self.base_dir = Path(tempfile.mkdtemp(prefix="zkstash-zk-"))
             self._owns_dir = True
         port = free_port()
-        _write_config(self.base_dir, port, self.extra_config)
-        self._node = _Node(self.base_dir, port, self.heap)
+        extra, properties = dict(self.extra_config), {}
+        if self.sasl_users:
+            # SASL DIGEST-MD5 with these users (JAAS DigestLoginModule), next to digest auth
+            jaas = self.base_dir / "jaas.conf"
+            users = " ".join(f'user_{u}="{p}"' for u, p in self.sasl_users.items())
+            jaas.write_text(
+                "Server {\n  org.apache.zookeeper.server.auth.DigestLoginModule required "
+                f"{users};\n}};\n"
+            )
+            extra["authProvider.sasl"] = (
+                "org.apache.zookeeper.server.auth.SASLAuthenticationProvider"
+            )
+            properties["java.security.auth.login.config"] = str(jaas)
+        _write_config(self.base_dir, port, extra)
+        self._node = _Node(self.base_dir, port, self.heap, properties)
         self._node.start()
         _wait_serving([self._node])
         return self
