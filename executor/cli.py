@@ -50,7 +50,7 @@ from executor.trigger import (
     parse_labels,
 )
 from executor.trigger import endpoint_from_environment as api_endpoint
-from executor.upload import RepositoryOutcome, stream_to_repositories
+from executor.upload import RepositoryOutcome, stream_to_repositories, unlock_stale_locks
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -337,15 +337,16 @@ def cmd_backup(ctx: Context) -> None:
     outcomes: dict[str, RepositoryOutcome] = {}
     with contextlib.ExitStack() as stack:
         settings = stack.enter_context(zookeeper_settings(args, ctx.environ))
+        opened = [stack.enter_context(_restic(ctx, repository)) for repository in repositories]
         ready: list[ResticRepository] = []
-        for repository in repositories:
-            repo = stack.enter_context(_restic(ctx, repository))
-            try:
-                repo.unlock_stale()  # a crashed earlier run must not block this one
+        # A crashed earlier run must not block this one.
+        for repo, problem in zip(opened, unlock_stale_locks(opened), strict=True):
+            if problem is None:
                 ready.append(repo)
-            except ResticError as exc:
-                outcomes[repository.name] = RepositoryOutcome(repository.name, error=str(exc))
-                ctx.reporter.log(str(exc), level="error", repository=repository.name)
+                continue
+            name = repo.repository.name
+            outcomes[name] = RepositoryOutcome(name, error=str(problem))
+            ctx.reporter.log(str(problem), level="error", repository=name)
         ctx.result["repositories"] = [
             {"name": n, "phase": "Failed", "snapshotId": "", "bytesAdded": 0, "error": ""}
             for n in names

@@ -10,6 +10,10 @@ restic 0.14 commits whatever arrived on stdin once stdin closes, even a truncate
   never commits), and then every snapshot carrying the run tag is forgotten anyway;
 - a repository whose restic failed, or that processed a different byte count than the producer
   wrote, gets its run-tagged snapshot forgotten and is reported Failed.
+
+The per-repository restic calls around the stream (stale-lock removal before, snapshot lookup
+after) run concurrently too: each is a separate restic process that spends most of its time
+starting up and reaching the backend, so N repositories cost about as much as one.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import subprocess
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import IO, Generic, TypeVar
@@ -31,6 +36,7 @@ QUEUE_CHUNKS = 8  # per repository: at most 8 MiB buffered ahead of a slow resti
 RUN_TAG_PREFIX = "zkstash-run-"
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 
 class AllRepositoriesFailed(Exception):
@@ -154,6 +160,31 @@ def _abort(feeders: Sequence[_Feeder]) -> None:
         feeder.chunks.put(None)
 
 
+def each_concurrently(function: Callable[[T], U], items: Sequence[T]) -> list[U]:
+    """`[function(item) for item in items]`, one thread per item, results in the same order."""
+    if len(items) <= 1:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(max_workers=len(items), thread_name_prefix="repository") as pool:
+        return list(pool.map(function, items))
+
+
+def _unlock(repo: ResticRepository) -> ResticError | None:
+    try:
+        repo.unlock_stale()
+    except ResticError as exc:
+        return exc
+    return None
+
+
+def unlock_stale_locks(repos: Sequence[ResticRepository]) -> list[ResticError | None]:
+    """`restic unlock` (stale locks only) on every repository at once; the error of each, if any.
+
+    The threads have ended when this returns, so restic processes forked later (with a
+    preexec_fn) never share the process with them.
+    """
+    return each_concurrently(_unlock, repos)
+
+
 def forget_run(repo: ResticRepository, run_tag: str) -> str:
     """Forget every snapshot carrying `run_tag`; returns "" or a sentence saying why it failed."""
     try:
@@ -242,8 +273,10 @@ def stream_to_repositories(
             feeder.thread.join()
             feeder.process.wait()
         expected = fan.bytes_written if producer_error is None else None
-        outcomes = [
-            _settle(feeder, stdout, stderr, expected, run_tag)
-            for feeder, (stdout, stderr) in zip(feeders, outputs, strict=True)
-        ]
+
+        def settle(finished: tuple[_Feeder, tuple[IO[bytes], IO[bytes]]]) -> RepositoryOutcome:
+            feeder, (stdout, stderr) = finished
+            return _settle(feeder, stdout, stderr, expected, run_tag)
+
+        outcomes = each_concurrently(settle, list(zip(feeders, outputs, strict=True)))
     return UploadResult(produced=produced, producer_error=producer_error, outcomes=outcomes)

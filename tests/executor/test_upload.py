@@ -11,7 +11,7 @@ import pytest
 
 from executor.backends import Repository, base_environment
 from executor.restic import STREAM_FILENAME, ResticRepository
-from executor.upload import RUN_TAG_PREFIX, stream_to_repositories
+from executor.upload import RUN_TAG_PREFIX, stream_to_repositories, unlock_stale_locks
 from tests.infra.s3_fixtures import LocalResticRepository
 
 # 3 MiB of varied bytes: more than the fan-out's 1 MiB chunk, so restic really receives data.
@@ -117,3 +117,16 @@ def test_a_stream_that_restic_stored_short_is_forgotten(two_repositories) -> Non
     assert result.outcomes[0].phase == "Failed"
     assert "bytes" in result.outcomes[0].error
     assert local[0].snapshot_ids() == []
+
+
+def test_stale_lock_removal_answers_for_each_repository_in_order(
+    two_repositories, tmp_path
+) -> None:
+    repos, local = two_repositories
+    with ResticRepository(
+        Repository(name="missing", url=str(tmp_path / "nowhere"), env=local[0].env()),
+        base_environment(os.environ),
+    ) as missing:
+        problems = unlock_stale_locks([repos[0], missing, repos[1]])
+    assert [problem is None for problem in problems] == [True, False, True]
+    assert "no restic repository" in str(problems[1])
