@@ -207,6 +207,7 @@ class Metacontroller:
                     and not rule.get("namespace")
                     and rule.get("namespaceSelector") is None
                 )
+                and version == "v1"
                 and item.key.namespace
                 and obj["metadata"].get("namespace") != item.key.namespace
             ):

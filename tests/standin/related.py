@@ -58,9 +58,8 @@ def rule_matches(
             labels = {"metadata": {"labels": namespace_labels.get(namespace, {})}}
             if not labels_match(rule["namespaceSelector"], labels):
                 return False
-        elif parent_ns and namespace != parent_ns:
-            # without namespace or namespaceSelector a namespaced parent sees its own namespace
-            return False
+        # Without namespace or namespaceSelector, a v2 rule looks in every namespace (the
+        # informer's List across namespaces); only v1 keeps a namespaced parent to its own.
         if version == "v1" and parent_ns and namespace != parent_ns:
             return False
     elif version == "v1" and parent_ns:

@@ -303,3 +303,40 @@ def test_reference_sample_response_decodes_and_applies(
     assert kubectl.object("ConfigMap", "hello", "my-config-list-list")["data"] == {
         "configmaps": "source-ns/cm-1\nsource-ns/cm-2"
     }
+
+
+def _secrets_in(ns: str, name: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": ns}}
+
+
+def _related_secrets_without_namespace(
+    standin: Standin, kubectl: Kubectl, hook_double: HookDouble, version: str
+) -> list[str]:
+    rules = {"relatedResources": [{"apiVersion": "v1", "resource": "secrets"}]}
+    hook_double.answer = lambda path, body: (
+        (200, rules) if path.startswith("/customize") else (200, {"children": []})
+    )
+    hooks = {
+        "sync": {"version": version, "webhook": {"url": "http://h/sync/hello"}},
+        "customize": {"version": version, "webhook": {"url": "http://h/customize/hello"}},
+    }
+    standin.metacontroller.load(composite("hello", hooks=hooks))
+    kubectl.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "elsewhere"}})
+    kubectl.apply([_secrets_in("elsewhere", "far"), hello(), _secrets_in("hello", "near")])
+    standin.settle()
+    return sorted(hook_double.bodies("/sync/hello")[-1]["related"]["Secret.v1"])
+
+
+def test_v2_related_rule_without_namespace_sees_every_namespace(
+    standin: Standin, kubectl: Kubectl, hook_double: HookDouble
+) -> None:
+    assert _related_secrets_without_namespace(standin, kubectl, hook_double, "v2") == [
+        "elsewhere/far",
+        "hello/near",
+    ]
+
+
+def test_v1_related_rule_keeps_a_namespaced_parent_to_its_own_namespace(
+    standin: Standin, kubectl: Kubectl, hook_double: HookDouble
+) -> None:
+    assert _related_secrets_without_namespace(standin, kubectl, hook_double, "v1") == ["near"]
