@@ -129,17 +129,16 @@ class _Restorer:
         compare = self.options.dry_run or self.options.mode in ("fail", "mirror")
         existing: list[str] = []
         open_dirs: list[tuple[str, set[str]]] = []  # mirror: target children not yet seen
+        if not compare:
+            return reader.check()
         batch: list[NodeRecord] = []
         for record in reader:
-            if not compare:
-                continue
             batch.append(record)
             if len(batch) >= PLAN_BATCH:
                 self._compare(batch, existing, open_dirs)
                 batch = []
-        if compare:
-            self._compare(batch, existing, open_dirs)
-            self._close_dirs(open_dirs, ())
+        self._compare(batch, existing, open_dirs)
+        self._close_dirs(open_dirs, ())
         assert reader.summary is not None
         if self.options.mode == "fail" and existing:
             shown = ", ".join(existing[:5]) + (" …" if len(existing) > 5 else "")

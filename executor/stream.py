@@ -29,7 +29,8 @@ _PREAMBLE = MAGIC + struct.pack(">H", FORMAT_VERSION)
 _RECORD_HEAD = struct.Struct(">BI")
 _STAT = struct.Struct(">qqqqiiiqiiq")  # jute order: czxid mzxid ctime mtime version cversion
 #                                        aversion ephemeralOwner dataLength numChildren pzxid
-_NODE_FIXED = struct.Struct(">BiH")  # flags, sequence counter, ACL entry count
+_NODE_FIXED = struct.Struct(">BiHI")  # flags, sequence counter, ACL entries, ACL bytes
+_STAT_AND_FIXED = struct.Struct(">qqqqiiiqiiqBiHI")
 _U32 = struct.Struct(">I")
 _I32 = struct.Struct(">i")
 _NULL = _I32.pack(-1)
@@ -153,50 +154,81 @@ def encode_node(record: NodeRecord) -> bytes:
     """The body of one `N` record."""
     path = record.path.encode()
     data = record.data
+    acl = _encode_acl(record.acl)
     return b"".join(
         (
             _U32.pack(len(path)),
             path,
             _STAT.pack(*record.stat),
-            _NODE_FIXED.pack(record.flags, record.sequence, len(record.acl)),
-            _encode_acl(record.acl),
+            _NODE_FIXED.pack(record.flags, record.sequence, len(record.acl), len(acl)),
+            acl,
             _NULL if data is None else _I32.pack(len(data)),
             data or b"",
         )
     )
 
 
+def _decode_acl(wire: bytes, count: int) -> tuple[AclEntry, ...]:
+    acl = _ACL_CACHE.get(wire)
+    if acl is not None:
+        return acl
+    entries, offset = [], 0
+    for _ in range(count):
+        perms, scheme_len, id_len = _ACL_ENTRY.unpack_from(wire, offset)
+        offset += _ACL_ENTRY.size
+        scheme = wire[offset : offset + scheme_len].decode()
+        offset += scheme_len
+        ident = wire[offset : offset + id_len].decode()
+        offset += id_len
+        entries.append(AclEntry(perms, scheme, ident))
+    if offset != len(wire):
+        raise StreamError("malformed node record: ACL length does not match its entries")
+    acl = tuple(entries)
+    if len(_ACL_CACHE) < 4096:  # trees share a handful of ACLs: decode each one once
+        _ACL_CACHE[wire] = acl
+    return acl
+
+
+_ACL_CACHE: dict[bytes, tuple[AclEntry, ...]] = {}
+
+
+def _decode_path(body: bytes) -> tuple[str, int]:
+    (path_len,) = _U32.unpack_from(body, 0)
+    if len(body) < 4 + path_len:
+        raise StreamError("malformed node record: path runs past the record")
+    path = body[4 : 4 + path_len].decode()
+    if not path.startswith("/") or (path != "/" and path.endswith("/")):
+        raise StreamError(f"malformed node record: invalid path {path!r}")
+    return path, 4 + path_len
+
+
 def decode_node(body: bytes) -> NodeRecord:
     """Parse one `N` record body (StreamError when it is malformed)."""
     try:
-        (path_len,) = _U32.unpack_from(body, 0)
-        offset = 4
-        path = body[offset : offset + path_len].decode()
-        offset += path_len
-        stat = _STAT.unpack_from(body, offset)
-        offset += _STAT.size
-        flags, sequence, acl_count = _NODE_FIXED.unpack_from(body, offset)
-        offset += _NODE_FIXED.size
-        acl = []
-        for _ in range(acl_count):
-            perms, scheme_len, id_len = _ACL_ENTRY.unpack_from(body, offset)
-            offset += _ACL_ENTRY.size
-            scheme = body[offset : offset + scheme_len].decode()
-            offset += scheme_len
-            ident = body[offset : offset + id_len].decode()
-            offset += id_len
-            acl.append(AclEntry(perms, scheme, ident))
+        path, offset = _decode_path(body)
+        *stat, flags, sequence, acl_count, acl_len = _STAT_AND_FIXED.unpack_from(body, offset)
+        offset += _STAT_AND_FIXED.size
+        acl = _decode_acl(body[offset : offset + acl_len], acl_count)
+        offset += acl_len
         (data_len,) = _I32.unpack_from(body, offset)
         offset += 4
-        data = None if data_len < 0 else body[offset : offset + data_len]
-        offset += max(data_len, 0)
     except (struct.error, UnicodeDecodeError) as exc:
         raise StreamError(f"malformed node record: {exc}") from exc
-    if offset != len(body) or (data is not None and len(data) != data_len):
+    if offset + max(data_len, 0) != len(body):
         raise StreamError("malformed node record: length does not match its fields")
-    if not path.startswith("/") or (path != "/" and path.endswith("/")):
-        raise StreamError(f"malformed node record: invalid path {path!r}")
-    return NodeRecord(path, data, stat, tuple(acl), sequence, flags)
+    data = None if data_len < 0 else body[offset:]
+    return NodeRecord(path, data, tuple(stat), acl, sequence, flags)
+
+
+def node_path(body: bytes) -> str:
+    """Only the path of an `N` record body (for checks that need nothing else)."""
+    try:
+        path, offset = _decode_path(body)
+    except (struct.error, UnicodeDecodeError) as exc:
+        raise StreamError(f"malformed node record: {exc}") from exc
+    if len(body) < offset + _STAT_AND_FIXED.size + 4:
+        raise StreamError("malformed node record: too short")
+    return path
 
 
 class StreamWriter:
@@ -261,12 +293,15 @@ class StreamWriter:
 
 
 class _Input:
-    """Buffered reads with exact-length semantics and a running hash."""
+    """Buffered reads with exact-length semantics; hashes what it consumes in large chunks
+    (everything up to the point `stop_hashing` is called)."""
 
     def __init__(self, inp: BinaryIO):
         self._inp = inp
         self._buf = bytearray()
         self._pos = 0
+        self._hashed = 0  # buffer offset up to which bytes went into the hash
+        self._hashing = True
         self.hash = hashlib.sha256()
         self.consumed = 0
 
@@ -276,19 +311,29 @@ class _Input:
             if not chunk:
                 return False
             if self._pos:
+                self._hash_upto(self._pos)
                 del self._buf[: self._pos]
+                self._hashed -= self._pos
                 self._pos = 0
             self._buf += chunk
         return True
 
-    def take(self, size: int, what: str, hashed: bool = True) -> bytes:
+    def _hash_upto(self, offset: int) -> None:
+        if self._hashing and offset > self._hashed:
+            self.hash.update(memoryview(self._buf)[self._hashed : offset])
+            self._hashed = offset
+
+    def stop_hashing(self, back: int) -> None:
+        """Hash everything consumed except the last `back` bytes, then stop hashing."""
+        self._hash_upto(self._pos - back)
+        self._hashing = False
+
+    def take(self, size: int, what: str) -> bytes:
         if not self._fill(size):
             raise StreamError(f"stream is truncated (ended inside the {what})")
         chunk = bytes(self._buf[self._pos : self._pos + size])
         self._pos += size
         self.consumed += size
-        if hashed:
-            self.hash.update(chunk)
         return chunk
 
     def at_end(self) -> bool:
@@ -333,18 +378,29 @@ class StreamReader:
         self.header = StreamHeader.from_json(header_json)
 
     def _record(self) -> tuple[int, bytes]:
-        head = self._in.take(_RECORD_HEAD.size, "record header", hashed=False)
+        head = self._in.take(_RECORD_HEAD.size, "record header")
         kind, length = _RECORD_HEAD.unpack(head)
         if kind not in (KIND_HEADER, KIND_NODE, KIND_TRAILER):
             raise StreamError(f"unknown record kind 0x{kind:02x} at byte {self._in.consumed - 5}")
         if kind != KIND_NODE and length > MAX_JSON_RECORD:
             raise StreamError(f"{chr(kind)} record of {length} bytes is implausibly large")
         if kind == KIND_TRAILER:
-            return kind, self._in.take(length, "trailer", hashed=False)
-        self._in.hash.update(head)
+            self._in.stop_hashing(back=_RECORD_HEAD.size)
+            return kind, self._in.take(length, "trailer")
         return kind, self._in.take(length, "record")
 
     def __iter__(self) -> Iterator[NodeRecord]:
+        return self._walk(decode_node)
+
+    def check(self) -> StreamSummary:
+        """Verify the rest of the stream decoding only paths (faster than iterating);
+        returns the verified summary."""
+        for _ in self._walk(_PathOnly.from_body):
+            pass
+        assert self.summary is not None
+        return self.summary
+
+    def _walk(self, decode) -> Iterator:
         root_key = path_key(self.header.root)
         last_key: tuple[str, ...] | None = None
         count = 0
@@ -356,7 +412,7 @@ class StreamReader:
                 break
             if kind == KIND_HEADER:
                 raise StreamError("a second header record appears inside the stream")
-            record = decode_node(body)
+            record = decode(body)
             key = path_key(record.path)
             if last_key is not None and key <= last_key:
                 raise StreamError(f"records out of order at {record.path!r}")
@@ -394,10 +450,15 @@ def records(inp: BinaryIO) -> Iterator[NodeRecord]:
     yield from StreamReader(inp)
 
 
+class _PathOnly(NamedTuple):
+    path: str
+
+    @classmethod
+    def from_body(cls, body: bytes) -> _PathOnly:
+        return cls(node_path(body))
+
+
 def verify(inp: BinaryIO) -> StreamSummary:
-    """Read a whole stream and check it; returns its summary or raises StreamError."""
-    reader = StreamReader(inp)
-    for _ in reader:
-        pass
-    assert reader.summary is not None
-    return reader.summary
+    """Read a whole stream and check it (framing, order, count, checksum); returns its
+    summary or raises StreamError."""
+    return StreamReader(inp).check()
