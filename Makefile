@@ -21,7 +21,7 @@ format: deps
 	$(VENV)/bin/ruff check --fix .
 
 test: lint
-	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 --reliability-report=docs/reliability.md $(PYTEST_ARGS)
 
 crds: deps
 	$(PY) -m schemas.crdgen manifests/crds

@@ -3,4 +3,5 @@
 pytest_plugins = [
     "tests.infra.zookeeper_fixtures",
     "tests.infra.s3_fixtures",
+    "tests.infra.reliability_report",
 ]
