@@ -24,6 +24,13 @@ JAVA_CLASSPATH = [
     "/usr/share/java/slf4j-log4j12.jar",
     "/usr/share/java/log4j-1.2.jar",
 ]
+NETTY_CLASSPATH = [  # the Netty connection factory (needed for TLS); Debian's manifest omits some
+    f"/usr/share/java/netty-{name}.jar"
+    for name in (
+        "codec", "resolver", "handler", "buffer", "transport", "common",
+        "transport-native-epoll", "transport-native-unix-common",
+    )
+]  # fmt: skip
 SUPER_USER = "super"
 SUPER_PASSWORD = "zkstash-test-super"
 START_TIMEOUT = 30.0
@@ -48,6 +55,27 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def make_test_certificates(directory: Path) -> Path:
+    """A throw-away CA and a server certificate for 127.0.0.1 (openssl), as PEM files:
+    ca.pem, and server-keystore.pem (key + certificate)."""
+    directory.mkdir(parents=True, exist_ok=True)
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out",
+            "ca.pem", "-days", "2", "-subj", "/CN=zkstash test CA")  # fmt: skip
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out",
+            "server.csr", "-subj", "/CN=127.0.0.1")  # fmt: skip
+    (directory / "san.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", "server.pem", "-days", "2",
+            "-extfile", "san.cnf")  # fmt: skip
+    keystore = (directory / "server.key").read_text() + (directory / "server.pem").read_text()
+    (directory / "server-keystore.pem").write_text(keystore)
+    return directory
 
 
 def four_letter_word(port: int, command: str, timeout: float = 2.0) -> str:
@@ -79,11 +107,12 @@ class _Node:
     client_port: int
     heap: str = "512m"
     jvm_properties: dict[str, str] = field(default_factory=dict)
+    extra_classpath: list[str] = field(default_factory=list)
     process: subprocess.Popen | None = None
 
     def start(self) -> None:
         conf = self.conf_dir
-        classpath = ":".join([str(conf), *JAVA_CLASSPATH])
+        classpath = ":".join([str(conf), *JAVA_CLASSPATH, *self.extra_classpath])
         command = [
             "java",
             f"-Xmx{self.heap}",
@@ -160,6 +189,8 @@ class ZooKeeperServer:
     extra_config: dict[str, str] = field(default_factory=dict)
     heap: str = "512m"
     sasl_users: dict[str, str] = field(default_factory=dict)
+    tls: bool = False
+    tls_port: int | None = None
     _node: _Node | None = None
     _owns_dir: bool = False
 
@@ -182,11 +213,35 @@ class ZooKeeperServer:
                 "org.apache.zookeeper.server.auth.SASLAuthenticationProvider"
             )
             properties["java.security.auth.login.config"] = str(jaas)
+        classpath = []
+        if self.tls:
+            # a second, TLS-only client port with a certificate from a throw-away test CA
+            self.tls_port = free_port()
+            extra.update(self._tls_config(make_test_certificates(self.base_dir / "tls")))
+            classpath = NETTY_CLASSPATH
         _write_config(self.base_dir, port, extra)
-        self._node = _Node(self.base_dir, port, self.heap, properties)
+        self._node = _Node(self.base_dir, port, self.heap, properties, classpath)
         self._node.start()
         _wait_serving([self._node])
         return self
+
+    def _tls_config(self, certificates: Path) -> dict[str, str]:
+        return {
+            "serverCnxnFactory": "org.apache.zookeeper.server.NettyServerCnxnFactory",
+            "secureClientPort": str(self.tls_port),
+            "secureClientPortAddress": "127.0.0.1",
+            "ssl.keyStore.location": str(certificates / "server-keystore.pem"),
+            "ssl.keyStore.type": "PEM",
+            "ssl.trustStore.location": str(certificates / "ca.pem"),
+            "ssl.trustStore.type": "PEM",
+            "ssl.clientAuth": "none",
+        }
+
+    @property
+    def ca_file(self) -> str:
+        """The test CA (PEM) that signed the TLS port's certificate."""
+        assert self.base_dir is not None
+        return str(self.base_dir / "tls" / "ca.pem")
 
     def stop(self) -> None:
         """Stop the JVM and remove the temp directory this object created."""
