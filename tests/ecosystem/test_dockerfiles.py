@@ -12,9 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import tomllib
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -28,6 +26,7 @@ from tests.ecosystem.images import (
     requirement_pins,
     stages,
 )
+from tests.infra.http import wait_until_serving
 
 DIGEST = re.compile(r"^[\w.\-/:]+:[\w.\-]+@sha256:[0-9a-f]{64}$")
 SECRET_WORDS = re.compile(r"(?i)password|passwd|secret|token|access_key|private_key|api_key")
@@ -193,15 +192,8 @@ def test_hooks_image_command_serves_the_hooks_with_their_gunicorn_config() -> No
     env = {**os.environ, "ZKSTASH_HOOKS_BIND": f"127.0.0.1:{port}", "ZKSTASH_HOOKS_WORKERS": "1"}
     server = subprocess.Popen(argv, cwd=REPO, env=env, stderr=subprocess.PIPE)
     try:
-        body = ""
-        for _ in range(100):
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
-                    body = r.read().decode()
-                break
-            except OSError:
-                time.sleep(0.1)
-        assert body == "ok\n"
+        body = wait_until_serving(f"http://127.0.0.1:{port}/healthz", server)
+        assert body == b"ok\n"
     finally:
         server.terminate()
         server.wait(timeout=30)

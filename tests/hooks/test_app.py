@@ -6,7 +6,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import types
 import urllib.error
 import urllib.request
@@ -14,6 +13,7 @@ from pathlib import Path
 
 from hooks.app import create_app
 from tests.hooks import world
+from tests.infra.http import wait_until_serving
 
 ROOT = Path(__file__).resolve().parents[2]
 BODY = world.sync_body(
@@ -105,14 +105,7 @@ def test_served_by_gunicorn_with_metrics_from_all_workers(tmp_path):
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/healthz", timeout=1).read()
-                break
-            except (urllib.error.URLError, ConnectionError):
-                assert time.monotonic() < deadline, server.stderr.read1().decode()
-                time.sleep(0.1)
+        wait_until_serving(f"{url}/healthz", server)
         data = json.dumps(BODY).encode()
         for _ in range(6):
             request = urllib.request.Request(
