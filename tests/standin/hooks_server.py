@@ -63,6 +63,14 @@ class HooksServer:
         self.stop()
         raise RuntimeError(f"the hooks server did not answer /healthz in {timeout}s")
 
+    def kill(self) -> None:
+        """Kill gunicorn and its workers at once (SIGKILL to the group), as a crashed pod dies:
+        requests in flight are cut off. `start` brings it back on the same port."""
+        if self._process is None or self._process.poll() is not None:
+            return
+        os.killpg(self._process.pid, signal.SIGKILL)
+        self._process.wait()
+
     def stop(self) -> None:
         """Stop gunicorn (its arbiter stops the workers)."""
         if self._process is None or self._process.poll() is not None:
