@@ -435,6 +435,13 @@ def executor_job(request: JobRequest) -> dict[str, Any]:
     }
     pod_labels = {**request.labels, names.LABEL_COMPONENT: request.component}
     pod_metadata, pod_spec = pod_from_template(container, volumes, request.pod_template)
+    user_spec = (request.pod_template or {}).get("spec") or {}
+    if function_name != FUNCTION_TRIGGER:
+        # Only the trigger talks to the API; every other Job gets no token to steal, unless the
+        # user's template asks for one (a cloud identity that needs the projected token).
+        pod_spec["automountServiceAccountToken"] = bool(
+            user_spec.get("automountServiceAccountToken", False)
+        )
     pod_metadata["labels"] = {**(pod_metadata.get("labels") or {}), **pod_labels}
     job_spec: dict[str, Any] = {
         "backoffLimit": int(request.backoff_limit),
