@@ -78,6 +78,20 @@ def make_test_certificates(directory: Path) -> Path:
     return directory
 
 
+def make_client_certificate(directory: Path, name: str = "zkstash-client") -> tuple[Path, Path]:
+    """A client certificate signed by the test CA in `directory` (made by
+    `make_test_certificates`), for servers with ssl.clientAuth=need: (certificate, key) PEM."""
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
+
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out",
+            f"{name}.csr", "-subj", f"/CN={name}")  # fmt: skip
+    openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", f"{name}.pem", "-days", "2")  # fmt: skip
+    return directory / f"{name}.pem", directory / f"{name}.key"
+
+
 def four_letter_word(port: int, command: str, timeout: float = 2.0) -> str:
     """Send a 4lw command to 127.0.0.1:port and return the reply ('' when unreachable)."""
     try:
@@ -191,6 +205,8 @@ class ZooKeeperServer:
     sasl_users: dict[str, str] = field(default_factory=dict)
     tls: bool = False
     tls_port: int | None = None
+    # ssl.clientAuth of the TLS port: "none", "want" or "need" (a client certificate required)
+    tls_client_auth: str = "none"
     _node: _Node | None = None
     _owns_dir: bool = False
 
@@ -234,7 +250,7 @@ class ZooKeeperServer:
             "ssl.keyStore.type": "PEM",
             "ssl.trustStore.location": str(certificates / "ca.pem"),
             "ssl.trustStore.type": "PEM",
-            "ssl.clientAuth": "none",
+            "ssl.clientAuth": self.tls_client_auth,
         }
 
     @property
