@@ -240,7 +240,7 @@ def mutate(body: Body, where: Path, replacement: Any, delete: bool) -> Body:
     for key in where[:-1]:
         holder = holder[key]
     if delete and isinstance(holder, dict):
-        del holder[where[-1]]
+        holder.pop(where[-1], None)
     else:
         holder[where[-1]] = replacement
     return mutated
