@@ -47,6 +47,7 @@ class DumpOptions:
     batch_bytes: int = 512 * 1024
     in_flight: int = 8
     read_mode: ReadMode = "auto"
+    read_sessions: int = 3
 
 
 @dataclass(frozen=True)
@@ -166,13 +167,14 @@ def _dump_with(
         in_flight=options.in_flight,
         timeout=settings.timeout,
     )
-    # bulk reads on a second, single-threaded session; SASL sessions read through kazoo
-    session = None if settings.auth == "sasl" else RawSession(settings)
+    # bulk reads on extra single-threaded sessions; SASL sessions read through kazoo
+    count = 0 if settings.auth == "sasl" else max(1, options.read_sessions)
+    sessions = [RawSession(settings) for _ in range(count)]
     try:
-        reader = NodeReader(client, options.read_mode, reader_settings, session)
+        reader = NodeReader(client, options.read_mode, reader_settings, sessions)
         return _write_stream(client, reader, root, path_filter, options, out, progress, started)
     finally:
-        if session is not None:
+        for session in sessions:
             session.close()
 
 
@@ -208,7 +210,7 @@ def _write_stream(
         if progress and writer.znodes % PROGRESS_EVERY == 0:
             progress(writer.znodes)
     client.sync(root)
-    zxid_end = max(client.last_zxid, reader.session.last_zxid if reader.session else 0)
+    zxid_end = max(client.last_zxid, reader.last_zxid)
     sha256 = writer.finish(zxid_start, zxid_end)
     if progress:
         progress(writer.znodes)

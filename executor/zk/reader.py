@@ -2,8 +2,9 @@
 
 Per batch of paths: getData for every node, then getChildren for the nodes whose Stat says they
 have children, and getACL for every node. Three transports give identical results:
-- `multiread` on a RawSession (no auth / digest): one multiRead of getData plus all getACLs in
-  a single write, then one multiRead of getChildren (ZooKeeper >= 3.6);
+- `multiread` on RawSessions (no auth / digest): one multiRead of getData plus all getACLs in
+  a single write, then one multiRead of getChildren (ZooKeeper >= 3.6); batches take turns
+  over a few sessions so the server handles them in parallel;
 - `multiread` through kazoo (SASL sessions): the same multiRead via kazoo's `_call`, getACL via
   pipelined get_acls_async (multiRead does not accept getACL);
 - `pipelined` (servers without multiRead): kazoo's get_async / get_children_async /
@@ -77,25 +78,40 @@ class NodeReader:
         client: KazooClient,
         mode: ReadMode,
         settings: ReaderSettings,
-        session: RawSession | None = None,
+        sessions: list[RawSession] | None = None,
     ):
         self.client = client
         self.settings = settings
-        self.session = session
+        self.sessions = sessions or []
+        self._turn = 0
         self._mean_node_bytes = 256.0
         self._retry = KazooRetry(
             max_tries=-1, delay=0.1, max_delay=2.0, deadline=settings.retry_deadline
         )
         self.mode: ReadMode = self._retry(self._detect, mode)
         if self.mode == "pipelined":
-            self.session = None  # old servers: kazoo does everything
+            self.sessions = []  # old servers: kazoo does everything
+
+    def next_session(self) -> RawSession | None:
+        """The bulk-read session for the next batch (round robin; None = read via kazoo).
+        Several sessions let the server work on batches in parallel: its per-request cost,
+        not the network, bounds getACL throughput."""
+        if not self.sessions:
+            return None
+        self._turn = (self._turn + 1) % len(self.sessions)
+        return self.sessions[self._turn]
+
+    @property
+    def last_zxid(self) -> int:
+        """Highest zxid seen in any bulk-read session's replies."""
+        return max((session.last_zxid for session in self.sessions), default=0)
 
     # ---- strategy selection -------------------------------------------------------------
     def _detect(self, mode: ReadMode) -> ReadMode:
         if mode != "auto":
             return mode
-        if self.session is not None:
-            session = self.session
+        if self.sessions:
+            session = self.sessions[0]
             (answer,) = session.collect(
                 session.submit([session.multi_read_request([(GET_DATA, "/")])])
             )
@@ -234,8 +250,9 @@ class _Batch:
     # ---- transport-specific halves --------------------------------------------------------
     def _start(self) -> None:
         reader, paths = self.reader, self.paths
-        if reader.session is not None:
-            session = reader.session
+        self._session = reader.next_session()
+        if self._session is not None:
+            session = self._session
             requests = [session.multi_read_request([(GET_DATA, p) for p in paths])]
             requests += [session.get_acl_request(p) for p in paths]
             self._ticket = session.submit(requests)
@@ -249,8 +266,8 @@ class _Batch:
 
     def _data_and_acls(self) -> tuple[list, list]:
         reader = self.reader
-        if reader.session is not None:
-            data, *acls = reader.session.collect(self._ticket)
+        if self._session is not None:
+            data, *acls = self._session.collect(self._ticket)
             if isinstance(data, ErrorResult):
                 _raise_for(data.code)
             return data, acls
@@ -266,8 +283,8 @@ class _Batch:
         if not parents:
             return []
         ops = [(GET_CHILDREN, p) for p in parents]
-        if reader.session is not None:
-            session = reader.session
+        if self._session is not None:
+            session = self._session
             (answer,) = session.collect(session.submit([session.multi_read_request(ops)]))
             if isinstance(answer, ErrorResult):
                 _raise_for(answer.code)
