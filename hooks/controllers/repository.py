@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from hooks import conditions, jobs, names, retention, snapshots
+from hooks import conditions, jobs, names, retention, snapshots, usage
 from hooks.controllers.snapshot import format_size
 from hooks.jobs import JobInputError
 from hooks.protocol import (
@@ -98,6 +98,8 @@ def customize(request: SyncRequest) -> dict[str, Any]:
             names=[owner_backup_configuration(request.parent)],
         ),
         related_rule(CORE_API, "backupsessions", namespace=request.namespace),
+        # Our Namespace: its labels decide a Selector usagePolicy of the storage.
+        related_rule("v1", "namespaces", names=[request.namespace]),
         # The BackupConfiguration names the policy, which customize cannot see.
         related_rule(STORAGE_API, "retentionpolicies"),
         related_rule(jobs.ADDON_API, "addons", names=[jobs.DEFAULT_ADDON]),
@@ -277,6 +279,11 @@ def init_job(request: SyncRequest, sessions: list[str]) -> dict[str, Any]:
             f"{where}: spec.storageRef",
             f"BackupStorage {storage_namespace}/{storage_name} not found",
         )
+    namespace = request.related.get("Namespace", "v1", request.namespace, namespace="") or {}
+    labels = (namespace.get("metadata") or {}).get("labels") or {}
+    if not usage.allows(storage, request.namespace, labels):
+        # A Repository written by hand must not reach a storage its namespace may not use.
+        raise JobInputError(f"{where}: spec.storageRef", usage.denial(storage, request.namespace))
     function = jobs.find_function(request.related, jobs.FUNCTION_INIT_REPOSITORY)
     if function is None:
         raise JobInputError(f"Function {jobs.FUNCTION_INIT_REPOSITORY}", "not found")
