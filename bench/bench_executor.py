@@ -12,6 +12,7 @@ Measured:
   process start, dump, restic backup --stdin, snapshot verification);
 - dump only: `executor.dump.dump()` into a null sink;
 - bare reader: multiRead getData/getChildren BFS, batch 1,000, 8 in flight, no ACLs, no output;
+- bare reader + ACLs: the same plus one getACL per node, on three bulk-read sessions;
 - zk-shell dump: `cp /bench json://…/ true true true` (recursive, overwrite, asynchronous);
 - restore: `executor.restore.restore()` from the dump file (verify pass + apply pass);
 - zk-shell restore: `cp json://…/ /target true true true`.
@@ -39,6 +40,7 @@ from executor.dump import DumpOptions, dump
 from executor.restore import RestoreOptions, restore
 from executor.zk.connection import ZkConnectionSettings
 from executor.zk.multiread import GET_CHILDREN, GET_DATA, DataResult, multi_read_async
+from executor.zk.rawsession import RawSession
 from tests.infra.zookeeper import SUPER_PASSWORD, SUPER_USER, ZooKeeperServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,6 +103,49 @@ def bare_multiread(server: ZooKeeperServer, batch: int = 1000, window: int = 8) 
     finally:
         client.stop()
         client.close()
+
+
+def bare_multiread_with_acls(server: ZooKeeperServer, batch: int = 1000, window: int = 8) -> int:
+    """Ceiling with ACL fidelity: the same BFS on three bulk-read sessions, each batch's
+    multiRead plus one getACL per node in a single write (what the dump must read at least)."""
+    settings = settings_for(server)
+    sessions = [RawSession(settings) for _ in range(3)]
+    try:
+        level, count, turn = [TREE], 0, 0
+        while level:
+            next_level: list[str] = []
+            in_flight: list = []
+            for start in range(0, len(level), batch):
+                paths = level[start : start + batch]
+                session = sessions[turn % 3]
+                turn += 1
+                requests = [session.multi_read_request([(GET_DATA, p) for p in paths])]
+                requests += [session.get_acl_request(p) for p in paths]
+                in_flight.append((session, paths, session.submit(requests)))
+                if len(in_flight) >= window:
+                    count += _expand_raw(*in_flight.pop(0), next_level)
+            for item in in_flight:
+                count += _expand_raw(*item, next_level)
+            level = next_level
+        return count
+    finally:
+        for session in sessions:
+            session.close()
+
+
+def _expand_raw(session: RawSession, paths: list[str], ticket, next_level: list[str]) -> int:
+    data, *_acls = session.collect(ticket)
+    parents = [p for p, r in zip(paths, data, strict=True) if _has_children(r)]
+    if parents:
+        request = session.multi_read_request([(GET_CHILDREN, p) for p in parents])
+        (listing,) = session.collect(session.submit([request]))
+        for parent, names in zip(parents, listing, strict=True):
+            next_level.extend(f"{parent}/{name}" for name in names)
+    return len(paths)
+
+
+def _has_children(result: object) -> bool:
+    return isinstance(result, DataResult) and result.stat.numChildren > 0
 
 
 def _expand(client: KazooClient, paths: list[str], result, next_level: list[str]) -> int:
@@ -188,10 +233,11 @@ def run_standard(args: argparse.Namespace) -> dict[str, float]:
             summary = dump(settings, DumpOptions(root=TREE), out)
         assert summary.znodes == znodes, (summary.znodes, znodes)
         times: dict[str, list[float]] = {k: [] for k in (
-            "dump+upload", "dump | restic", "dump", "bare multiRead", "restore",
+            "dump+upload", "dump | restic", "dump", "bare multiRead", "bare + ACLs", "restore",
             "zk-shell dump", "zk-shell restore")}  # fmt: skip
         for run in range(args.runs):
             times["bare multiRead"].append(timed(lambda: bare_multiread(source)))
+            times["bare + ACLs"].append(timed(lambda: bare_multiread_with_acls(source)))
             times["dump"].append(timed(lambda: dump(settings, DumpOptions(root=TREE), _NullSink())))
             times["dump+upload"].append(
                 timed(lambda: executor_backup(source.hosts, repository, env))
@@ -257,6 +303,7 @@ def report(result: dict[str, float], args: argparse.Namespace) -> str:
         ("`dump()` piped into `restic backup --stdin`", "dump | restic"),
         ("dump only (`dump()` → null sink)", "dump"),
         ("bare multiRead reader (ceiling, no ACLs, no output)", "bare multiRead"),
+        ("bare reader + getACL per node (ceiling with ACLs, no output)", "bare + ACLs"),
         ("zk-shell 1.3.4 `cp` → JSON (peer)", "zk-shell dump"),
         ("restore (`restore()` from the dump file, verify + apply)", "restore"),
         ("zk-shell 1.3.4 `cp` JSON → ZooKeeper (peer)", "zk-shell restore"),
@@ -275,6 +322,7 @@ def report(result: dict[str, float], args: argparse.Namespace) -> str:
         f"**{result['zk-shell dump'] / result['dump+upload']:.1f}×**",
         f"- dump+upload vs bare reader: **{result['bare multiRead'] / result['dump+upload']:.0%}**"
         f" (dump only: {result['bare multiRead'] / result['dump']:.0%})",
+        f"- dump only vs bare reader + getACL: **{result['bare + ACLs'] / result['dump']:.0%}**",
         f"- restore vs zk-shell restore: **{result['zk-shell restore'] / result['restore']:.1f}×**",
     ]
     return "\n".join(lines)
