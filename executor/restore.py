@@ -27,7 +27,7 @@ from kazoo.security import ACL, OPEN_ACL_UNSAFE, Id
 from executor.dump import sequence_counter
 from executor.stream import NodeRecord, StreamError, StreamReader, StreamSummary
 from executor.zk.connection import ZkConnectionError, ZkConnectionSettings, connect, disconnect
-from executor.zk.paths import SYSTEM_ROOT, PathFilter, join, reroot, validate_path
+from executor.zk.paths import SYSTEM_ROOT, PathFilter, components, join, reroot, validate_path
 from executor.zk.reader import NodeReader, ReaderSettings, ZNode
 from executor.zk.walk import walk
 from executor.zk.writer import BatchWriter, Op, WriteFailed
@@ -157,7 +157,7 @@ class _Restorer:
         nodes = self.reader.read(targets)
         planned = self.planned
         for record, path, node in zip(batch, targets, nodes, strict=True):
-            self._close_dirs(open_dirs, _components(path))
+            self._close_dirs(open_dirs, components(path))
             if open_dirs and path != "/" and open_dirs[-1][0] == _parent(path):
                 open_dirs[-1][1].discard(path.rsplit("/", 1)[1])
             planned.znodes += 1
@@ -190,7 +190,7 @@ class _Restorer:
 
     def _close_dirs(self, open_dirs: list[tuple[str, set[str]]], until: tuple[str, ...]) -> None:
         """Leave every open directory that is not an ancestor of the path `until`."""
-        while open_dirs and not _is_ancestor(_components(open_dirs[-1][0]), until):
+        while open_dirs and not _is_ancestor(components(open_dirs[-1][0]), until):
             path, unseen = open_dirs.pop()
             for name in sorted(unseen):
                 extra = join(path, name)
@@ -239,7 +239,7 @@ class _Restorer:
             progress(self.counts.znodes)
 
     def _ensure_ancestors(self, path: str, acl: list[ACL]) -> None:
-        parts = _components(path)
+        parts = components(path)
         for depth in range(1, len(parts)):
             ancestor = "/" + "/".join(parts[:depth])
             with suppress(NodeExistsError):
@@ -347,10 +347,6 @@ class _Restorer:
 
 def _parent(path: str) -> str:
     return path.rsplit("/", 1)[0] or "/"
-
-
-def _components(path: str) -> tuple[str, ...]:
-    return () if path == "/" else tuple(path[1:].split("/"))
 
 
 def _is_ancestor(parent: tuple[str, ...], child: tuple[str, ...]) -> bool:

@@ -20,11 +20,6 @@ def join(parent: str, name: str) -> str:
     return f"/{name}" if parent == "/" else f"{parent}/{name}"
 
 
-def is_under(path: str, root: str) -> bool:
-    """True when `path` is `root` or a descendant of it."""
-    return root == "/" or path == root or path.startswith(root + "/")
-
-
 def reroot(path: str, old_root: str, new_root: str) -> str:
     """Move `path` (under `old_root`) to the same place under `new_root`."""
     rest = path if old_root == "/" else path[len(old_root) :]
