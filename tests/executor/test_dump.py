@@ -149,3 +149,25 @@ def test_chroot_in_hosts_is_honoured(zk_client, zookeeper, zk_root):
     )
     nodes, _ = dump_records(chrooted, root="/")
     assert [(r.path, r.data) for r in nodes] == [("/", b""), ("/inner", b"c")]
+
+
+def test_nodes_deleted_during_the_dump_are_simply_absent(zk_client, zk_settings, zk_root):
+    zk_client.create(zk_root)
+    transaction = zk_client.transaction()
+    for i in range(1500):
+        transaction.create(f"{zk_root}/n{i:04d}", b"v")
+    transaction.commit()
+    doomed = [f"{zk_root}/n{i:04d}" for i in range(1400, 1500)]
+
+    def delete_ahead_of_the_walk(count: int) -> None:
+        if count == 1000:  # the walk has emitted ~1,000 nodes; these are hundreds ahead
+            for path in doomed:
+                zk_client.delete(path)
+
+    out = io.BytesIO()
+    options = DumpOptions(root=zk_root, batch_bytes=4096, in_flight=1)
+    summary = dump(zk_settings, options, out, progress=delete_ahead_of_the_walk)
+    paths = [r.path for r in StreamReader(io.BytesIO(out.getvalue()))]
+    expected = [zk_root] + [f"{zk_root}/n{i:04d}" for i in range(1400)]
+    assert paths == expected
+    assert summary.znodes == 1401
