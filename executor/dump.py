@@ -169,7 +169,7 @@ def _dump_with(
     )
     # bulk reads on extra single-threaded sessions; SASL sessions read through kazoo
     count = 0 if settings.auth == "sasl" else max(1, options.read_sessions)
-    sessions = [RawSession(settings) for _ in range(count)]
+    sessions = [RawSession(settings, first_host=i) for i in range(count)]
     try:
         reader = NodeReader(client, options.read_mode, reader_settings, sessions)
         return _write_stream(client, reader, root, path_filter, options, out, progress, started)

@@ -84,9 +84,13 @@ class RawSession:
     reading requests (it throttles only on its outstanding-request count).
     """
 
-    def __init__(self, settings: ZkConnectionSettings):
+    def __init__(self, settings: ZkConnectionSettings, first_host: int = 0):
+        """`first_host` picks which listed server to try first, so several sessions spread
+        over an ensemble (the others follow in order as fallbacks)."""
         self.settings = settings
-        self.addresses, self.chroot = parse_hosts(settings.hosts)
+        addresses, self.chroot = parse_hosts(settings.hosts)
+        start = first_host % len(addresses)
+        self.addresses = addresses[start:] + addresses[:start]
         self._sock: socket.socket | None = None
         self._buffer = bytearray()
         self._xid = 0
