@@ -127,6 +127,14 @@ def find_function(related: ObjectIndex, name: str) -> dict[str, Any] | None:
     return related.get("Function", ADDON_API, name, namespace="")
 
 
+def missing_function(related: ObjectIndex, name: str) -> JobInputError:
+    """The error for a Function ``find_function`` did not return: absent, or of a wrong shape
+    (then the error names its field)."""
+    where = f"Function {name}"
+    why = related.rejection("Function", ADDON_API, name, namespace="")
+    return JobInputError(where, "not found" if why is None else why.removeprefix(f"{where}: "))
+
+
 def addon_task(addon: Mapping[str, Any], tasks_field: str, task_name: str) -> dict[str, Any] | None:
     """A task of an Addon: ``tasks_field`` is ``backupTasks`` or ``restoreTasks``."""
     for task in (addon.get("spec") or {}).get(tasks_field) or ():
@@ -150,7 +158,8 @@ def resolve_task_function(
     """(task, Function) for an Addon task; ``JobInputError`` naming ``where`` when missing."""
     addon = find_addon(related, addon_name)
     if addon is None:
-        raise JobInputError(f"{where}.name", f"Addon {addon_name!r} not found")
+        rejected = related.rejection("Addon", ADDON_API, addon_name, namespace="")
+        raise JobInputError(f"{where}.name", rejected or f"Addon {addon_name!r} not found")
     task = addon_task(addon, tasks_field, task_name)
     if task is None:
         raise JobInputError(
@@ -159,9 +168,10 @@ def resolve_task_function(
     function_name = str(task.get("function") or "")
     function = find_function(related, function_name)
     if function is None:
+        rejected = related.rejection("Function", ADDON_API, function_name, namespace="")
         raise JobInputError(
             f"Addon {addon_name}: spec.{tasks_field}[{task_name}].function",
-            f"Function {function_name!r} not found",
+            rejected or f"Function {function_name!r} not found",
         )
     return task, function
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from hooks import related as related_objects
 
 LAST_APPLIED_ANNOTATION = "metacontroller.k8s.io/last-applied-configuration"
 DECORATOR_ANNOTATION = "metacontroller.k8s.io/decorator-controller"
@@ -30,6 +32,11 @@ DECORATOR_RESPONSE_KEYS = (
 CUSTOMIZE_RESPONSE_KEYS = ("relatedResources",)
 
 
+# Why an object may not be read (it names the object and the field), or None: called with the
+# kind and apiVersion of its group, the object and its (namespace, name).
+Admission = Callable[[str, str, Mapping[str, Any], tuple[str, str]], str | None]
+
+
 class InvalidRequest(ValueError):
     """The request body is not a Metacontroller hook request (a protocol error, not user input)."""
 
@@ -44,22 +51,30 @@ class ObjectIndex:
     """Observed objects grouped by kind, addressable by (namespace, name).
 
     ``default_namespace`` is the parent's namespace: ``get`` without a namespace looks there
-    first, then among cluster-scoped objects.
+    first, then among cluster-scoped objects. Objects an admission check refused are not in
+    ``groups`` (``get`` and ``list`` never return them); ``rejected`` says why, per object.
     """
 
     groups: Mapping[str, Mapping[tuple[str, str], dict[str, Any]]] = field(default_factory=dict)
     default_namespace: str = ""
+    rejected: Mapping[str, Mapping[tuple[str, str], str]] = field(default_factory=dict)
 
     @classmethod
     def from_wire(
-        cls, raw: Any, default_namespace: str = "", what: str = "children"
+        cls,
+        raw: Any,
+        default_namespace: str = "",
+        what: str = "children",
+        admit: Admission | None = None,
     ) -> ObjectIndex:
-        """Index a ``children``/``related``/``attachments`` map from a request body."""
+        """Index a ``children``/``related``/``attachments`` map from a request body; with
+        ``admit``, objects it finds a problem with are set aside in ``rejected``."""
         if raw is None:
             return cls({}, default_namespace)
         if not isinstance(raw, Mapping):
             raise InvalidRequest(f"{what}: expected an object keyed by Kind.apiVersion")
         groups: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
+        rejected: dict[str, dict[tuple[str, str], str]] = {}
         for key, objects in raw.items():
             if objects is None:
                 groups[key] = {}
@@ -70,9 +85,14 @@ class ObjectIndex:
             for wire_name, obj in objects.items():
                 if not isinstance(obj, Mapping):
                     raise InvalidRequest(f"{what}[{key!r}][{wire_name!r}]: expected an object")
-                group[_address(obj, wire_name, default_namespace)] = dict(obj)
+                address = _address(obj, wire_name, default_namespace)
+                why = admit(*_split_key(key), obj, address) if admit is not None else None
+                if why is None:
+                    group[address] = dict(obj)
+                else:
+                    rejected.setdefault(key, {})[address] = why
             groups[key] = group
-        return cls(groups, default_namespace)
+        return cls(groups, default_namespace, rejected)
 
     def list(self, kind: str, api_version: str) -> list[dict[str, Any]]:
         """All objects of a kind, sorted by (namespace, name)."""
@@ -87,6 +107,24 @@ class ObjectIndex:
         if namespace is not None:
             return group.get((namespace, name))
         return group.get((self.default_namespace, name)) or group.get(("", name))
+
+    def rejection(
+        self, kind: str, api_version: str, name: str, namespace: str | None = None
+    ) -> str | None:
+        """Why an object that was sent cannot be read (it names the object and the field), or
+        None when it was not sent or is readable; addressed as in ``get``."""
+        group = self.rejected.get(group_key(kind, api_version), {})
+        if namespace is not None:
+            return group.get((namespace, name))
+        return group.get((self.default_namespace, name)) or group.get(("", name))
+
+    def missing(self, kind: str, api_version: str, name: str, namespace: str | None = None) -> str:
+        """Why ``get`` found nothing: the rejection, else ``Kind namespace/name not found``."""
+        found = self.rejection(kind, api_version, name, namespace)
+        if found is not None:
+            return found
+        shown = self.default_namespace if namespace is None else namespace
+        return f"{related_objects.where(kind, shown, name)} not found"
 
     def all(self) -> list[dict[str, Any]]:
         """Every object of every kind, in a stable order."""
@@ -174,7 +212,10 @@ def parse_request(body: Any) -> SyncRequest:
         controller=dict(controller),
         parent=dict(parent),
         children=ObjectIndex.from_wire(children_raw, namespace, "children"),
-        related=ObjectIndex.from_wire(body.get("related"), namespace, "related"),
+        # Related objects are other people's input: those of a wrong shape are set aside.
+        related=ObjectIndex.from_wire(
+            body.get("related"), namespace, "related", admit=related_objects.problem
+        ),
         finalizing=bool(body.get("finalizing", False)),
         version=hook_version(controller),
     )

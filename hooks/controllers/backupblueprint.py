@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from hooks import names, usage
+from hooks import names, usage, validity
 from hooks.protocol import (
     SyncRequest,
     customize_response,
@@ -26,6 +26,7 @@ from hooks.protocol import (
 from schemas.validation import validate
 
 CORE_API = "core.kubestash.com/v1alpha1"
+APPBINDING_API = "appcatalog.appscode.com/v1alpha1"
 ANNOTATION_NAME = "blueprint.kubestash.com/name"
 ANNOTATION_NAMESPACE = "blueprint.kubestash.com/namespace"
 ANNOTATION_SESSIONS = "blueprint.kubestash.com/session-names"
@@ -140,15 +141,29 @@ def _namespace(request: SyncRequest) -> dict[str, Any]:
 
 
 def sync(request: SyncRequest) -> dict[str, Any]:
-    """The attached BackupConfiguration (or none when the blueprint is gone)."""
+    """The attached BackupConfiguration (or none when the blueprint is gone).
+
+    The AppBinding's status belongs to KubeDB, so what keeps the attachment as it is (an
+    invalid AppBinding or blueprint, a template that cannot be completed) goes to the log."""
+    found = validity.loose_problems(request.parent, "AppBinding", APPBINDING_API)
+    if found:
+        log.warning(
+            "AppBinding %s/%s: %s", request.namespace, request.name, validity.summary(found)
+        )
+        return decorator_response(observed_as_desired(request.children))
     namespace, name = _blueprint_ref(request)
     blueprint = request.related.get("BackupBlueprint", CORE_API, name, namespace)
+    rejected = request.related.rejection("BackupBlueprint", CORE_API, name, namespace)
+    if rejected is not None:
+        # A blueprint of a wrong shape is still there: keep what it made (a missing one
+        # takes its BackupConfiguration with it, as KubeStash's OnDelete does).
+        log.warning("AppBinding %s/%s: %s", request.namespace, request.name, rejected)
+        return decorator_response(observed_as_desired(request.children))
     if blueprint is None:
         return decorator_response([])
     try:
         desired = backup_configuration(request, blueprint)
     except TemplateError as problem:
-        # The AppBinding's status belongs to KubeDB, so the reason goes to the log.
         log.warning("AppBinding %s/%s: %s", request.namespace, request.name, problem)
         return decorator_response(observed_as_desired(request.children))
     problems = validate(desired)

@@ -19,7 +19,7 @@ from typing import Any
 
 from croniter import croniter
 
-from hooks import conditions, jobs, names, usage
+from hooks import conditions, invalid, jobs, names, usage, validity
 from hooks.protocol import (
     SyncRequest,
     as_desired,
@@ -47,7 +47,8 @@ def customize(request: SyncRequest) -> dict[str, Any]:
     """Related objects: storages and retention policies (all namespaces, for references and
     defaults), the target's AppBinding, our Namespace (usage selectors), the Addons and the
     trigger Function."""
-    spec = request.parent.get("spec") or {}
+    # An invalid spec names nothing that can be trusted; sync then only reports the spec.
+    spec = {} if invalid.parent_problems(request) else request.parent.get("spec") or {}
     target = spec.get("target") or {}
     addons = {
         str((s.get("addon") or {}).get("name"))
@@ -82,6 +83,8 @@ class Backend:
     retention_ref: dict[str, str]
     storage: dict[str, Any] | None
     retention: dict[str, Any] | None
+    storage_missing: str = ""  # why ``storage`` is None: not found, or its spec is wrong
+    retention_missing: str = ""
 
 
 def _ref(ref: Mapping[str, Any] | None, namespace: str) -> dict[str, str]:
@@ -133,20 +136,24 @@ def _backends(spec: Mapping[str, Any], request: SyncRequest) -> list[Backend]:
     for backend in spec.get("backends") or ():
         storage_ref = _ref(backend.get("storageRef"), request.namespace)
         retention_ref = _ref(backend.get("retentionPolicy"), request.namespace)
+        storage_key = ("BackupStorage", STORAGE_API, storage_ref["name"], storage_ref["namespace"])
+        retention_key = (
+            "RetentionPolicy",
+            STORAGE_API,
+            retention_ref["name"],
+            retention_ref["namespace"],
+        )
+        storage = request.related.get(*storage_key)
+        retention = request.related.get(*retention_key)
         resolved.append(
             Backend(
                 name=str(backend.get("name")),
                 storage_ref=storage_ref,
                 retention_ref=retention_ref,
-                storage=request.related.get(
-                    "BackupStorage", STORAGE_API, storage_ref["name"], storage_ref["namespace"]
-                ),
-                retention=request.related.get(
-                    "RetentionPolicy",
-                    STORAGE_API,
-                    retention_ref["name"],
-                    retention_ref["namespace"],
-                ),
+                storage=storage,
+                retention=retention,
+                storage_missing="" if storage else request.related.missing(*storage_key),
+                retention_missing="" if retention else request.related.missing(*retention_key),
             )
         )
     return resolved
@@ -346,6 +353,24 @@ def _cronjob(
     }
 
 
+def _trigger_cronjob(
+    session: Mapping[str, Any],
+    function: Mapping[str, Any] | None,
+    paused: bool,
+    request: SyncRequest,
+) -> tuple[dict[str, Any] | None, str]:
+    """(the trigger CronJob, '') or (None, why it cannot be built: the trigger Function is
+    missing or unusable)."""
+    if function is None:
+        return None, request.related.missing(
+            "Function", jobs.ADDON_API, jobs.FUNCTION_TRIGGER, namespace=""
+        )
+    try:
+        return _cronjob(session, function, paused, request), ""
+    except jobs.JobInputError as error:
+        return None, str(error)
+
+
 def initial_backup_session_name(request: SyncRequest, session_name: str) -> str:
     """``<bc>-<session>-<unix>`` from the BackupConfiguration's creation time (no clock)."""
     created = str((request.parent.get("metadata") or {}).get("creationTimestamp") or "")
@@ -462,14 +487,10 @@ def _invalid(request: SyncRequest, problems: list[str]) -> dict[str, Any]:
     return composite_response(body, observed_as_desired(request.children))
 
 
-def _ref_text(ref: Mapping[str, str]) -> str:
-    return f"{ref['namespace']}/{ref['name']}"
-
-
 def _backend_status(backend: Backend) -> tuple[dict[str, Any], bool]:
     storage_phase = str(((backend.storage or {}).get("status") or {}).get("phase") or "")
     if backend.storage is None:
-        storage_reason = f"BackupStorage {_ref_text(backend.storage_ref)} not found"
+        storage_reason = backend.storage_missing
     elif storage_phase != "Ready":
         storage_reason = "BackupStorage is not Ready yet"
     else:
@@ -484,9 +505,7 @@ def _backend_status(backend: Backend) -> tuple[dict[str, Any], bool]:
     if storage_reason:
         entry["storage"]["reason"] = storage_reason
     if not retention_found:
-        entry["retentionPolicy"]["reason"] = (
-            f"RetentionPolicy {_ref_text(backend.retention_ref)} not found"
-        )
+        entry["retentionPolicy"]["reason"] = backend.retention_missing
     return entry, bool(entry["ready"])
 
 
@@ -504,6 +523,10 @@ def _next_schedule(cronjob: Mapping[str, Any] | None, schedule: str) -> str | No
 
 def sync(request: SyncRequest) -> dict[str, Any]:
     """Desired children and status of one BackupConfiguration."""
+    # The user's spec first: a default backend filled in below must not hide a wrong one.
+    found = invalid.parent_problems(request)
+    if found:
+        return _invalid(request, [validity.summary(found)])
     bc = _defaulted(request.parent)
     spec = _with_default_backends(dict(bc.get("spec") or {}), request)
     bc["spec"] = spec
@@ -550,16 +573,17 @@ def sync(request: SyncRequest) -> dict[str, Any]:
         previous = status.previous_session_conditions(session_name)
         cron_name = names.trigger_cronjob_name(request.name, session_name)
         observed_cron = request.children.get("CronJob", "batch/v1", cron_name)
-        if trigger_function is not None:
-            children.append(_cronjob(session, trigger_function, paused, request))
+        cronjob, unbuildable = _trigger_cronjob(session, trigger_function, paused, request)
+        if cronjob is not None:
+            children.append(cronjob)
         elif observed_cron is not None:
             children.append(as_desired(observed_cron))
         ensured = observed_cron is not None
         cronjobs_ready = cronjobs_ready and ensured
         if ensured:
             reason, message = "SchedulerEnsured", f"CronJob {cron_name} exists."
-        elif trigger_function is None:
-            reason, message = "SchedulerNotEnsured", f"Function {jobs.FUNCTION_TRIGGER} not found."
+        elif unbuildable:
+            reason, message = "SchedulerNotEnsured", f"{unbuildable}."
         else:
             reason, message = "SchedulerNotEnsured", f"Waiting for CronJob {cron_name}."
         scheduler_conditions[session_name] = status.condition(

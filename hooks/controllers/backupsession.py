@@ -100,10 +100,16 @@ def _attempt(job: Mapping[str, Any]) -> int:
     return int(value) if str(value).isdigit() else 0
 
 
+def _invoker_missing(request: SyncRequest) -> str:
+    """Why the invoking BackupConfiguration cannot be read: not found, or its spec is wrong."""
+    invoker = ((request.parent.get("spec") or {}).get("invoker") or {}).get("name")
+    return request.related.missing("BackupConfiguration", CORE_API, str(invoker))
+
+
 def skip_reason(request: SyncRequest, bc: Mapping[str, Any] | None) -> str | None:
     """Why this BackupSession must not run now, or None."""
     if bc is None:
-        return "its BackupConfiguration was not found"
+        return _invoker_missing(request)
     bc_name = str((bc.get("metadata") or {}).get("name"))
     if (bc.get("spec") or {}).get("paused"):
         return f"BackupConfiguration {bc_name} is paused"
@@ -151,10 +157,15 @@ def _backup_job(
     kind, target_ns, target_name = _target(bc)
     appbinding = request.related.get("AppBinding", jobs.APPBINDING_API, target_name, target_ns)
     if appbinding is None:
-        return None, f"AppBinding {target_ns}/{target_name} of the target not found"
+        return None, request.related.missing(
+            "AppBinding", jobs.APPBINDING_API, target_name, target_ns
+        )
     repositories = []
     for index, repo in enumerate(session.get("repositories") or ()):
         observed = request.related.get("Repository", STORAGE_API, str(repo.get("name")))
+        rejected = request.related.rejection("Repository", STORAGE_API, str(repo.get("name")))
+        if rejected is not None:
+            return None, rejected
         if observed is None or _phase(observed) != "Ready":
             return None, f"Repository {repo.get('name')} is not Ready yet"
         ref = (observed.get("spec") or {}).get("storageRef") or {}
@@ -165,7 +176,12 @@ def _backup_job(
             str(ref.get("namespace") or request.namespace),
         )
         if storage is None:
-            return None, f"BackupStorage {ref.get('namespace')}/{ref.get('name')} not found"
+            return None, request.related.missing(
+                "BackupStorage",
+                STORAGE_API,
+                str(ref.get("name")),
+                str(ref.get("namespace") or request.namespace),
+            )
         repositories.append(
             jobs.repository_target(
                 str(repo.get("name")),
@@ -364,7 +380,9 @@ def sync(request: SyncRequest) -> dict[str, Any]:
             "BackupExecutorEnsured",
             False,
             "SessionNotFound",
-            f"session {spec.get('session')!r} not found in its BackupConfiguration",
+            _invoker_missing(request)
+            if bc is None
+            else f"session {spec.get('session')!r} not found in its BackupConfiguration",
         )
     return _run(request, bc, session, observed_jobs)
 

@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from hooks import conditions, jobs, names
+from hooks import conditions, invalid, jobs, names
 from hooks.controllers.repository import parse_size
 from hooks.controllers.snapshot import format_size
 from hooks.jobs import JobInputError
@@ -47,7 +47,8 @@ def secret_name(storage: Mapping[str, Any]) -> str:
 def customize(request: SyncRequest) -> dict[str, Any]:
     """Related: the credentials Secret by name, all Repositories, the catalog, Job pods."""
     rules = []
-    secret = secret_name(request.parent)
+    # An invalid spec names no Secret that can be trusted; sync then only reports the spec.
+    secret = "" if invalid.parent_problems(request) else secret_name(request.parent)
     if secret:
         rules.append(related_rule("v1", "secrets", namespace=request.namespace, names=[secret]))
     rules += [
@@ -95,7 +96,7 @@ def storage_job(request: SyncRequest, function_name: str, prefix: str, component
     """An executor Job over the whole backend (init or wipe); JobInputError when impossible."""
     function = jobs.find_function(request.related, function_name)
     if function is None:
-        raise JobInputError(f"Function {function_name}", "not found")
+        raise jobs.missing_function(request.related, function_name)
     backend = (request.parent.get("spec") or {}).get("storage") or {}
     target = jobs.repository_target(request.name, backend, "", "", None)
     return jobs.executor_job(
@@ -224,7 +225,13 @@ def _is_init(job: Mapping[str, Any]) -> bool:
 
 
 def sync(request: SyncRequest) -> dict[str, Any]:
-    """The init Job and the storage's status; on finalize, Delete or WipeOut handling."""
+    """The init Job and the storage's status; on finalize, Delete or WipeOut handling.
+
+    An invalid spec makes the storage NotReady with a condition naming the field; its Jobs are
+    kept and a deletion waits (the spec says whether to wipe the backend)."""
+    found = invalid.parent_problems(request)
+    if found:
+        return invalid.composite(request, "NotReady", found)
     if request.finalizing:
         return finalize(request)
     status, children = _status(request, [], _observed_when(request))

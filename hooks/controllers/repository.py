@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from hooks import conditions, jobs, names, retention, snapshots, usage
+from hooks import conditions, invalid, jobs, names, retention, snapshots, usage
 from hooks.controllers.snapshot import format_size
 from hooks.jobs import JobInputError
 from hooks.protocol import (
@@ -86,7 +86,10 @@ def _storage_ref(request: SyncRequest) -> tuple[str, str]:
 
 def customize(request: SyncRequest) -> dict[str, Any]:
     """Related: storage, owning BackupConfiguration and its sessions, policies, catalog."""
-    storage_namespace, storage_name = _storage_ref(request)
+    # An invalid spec names no storage that can be trusted; sync then only reports the spec.
+    storage_namespace, storage_name = (
+        (request.namespace, "") if invalid.parent_problems(request) else _storage_ref(request)
+    )
     rules = [
         related_rule(
             STORAGE_API, "backupstorages", namespace=storage_namespace, names=[storage_name]
@@ -206,7 +209,7 @@ def _retention_rules(
         return None, "no retention policy is configured for this repository's backend"
     policy = request.related.get("RetentionPolicy", STORAGE_API, ref[1], namespace=ref[0])
     if policy is None:
-        return None, f"RetentionPolicy {ref[0]}/{ref[1]} not found"
+        return None, request.related.missing("RetentionPolicy", STORAGE_API, ref[1], ref[0])
     try:
         return retention.rules_from_policy(policy.get("spec") or {}, parse_duration), ""
     except retention.RetentionPolicyError as error:
@@ -277,7 +280,7 @@ def init_job(request: SyncRequest, sessions: list[str]) -> dict[str, Any]:
     if storage is None:
         raise JobInputError(
             f"{where}: spec.storageRef",
-            f"BackupStorage {storage_namespace}/{storage_name} not found",
+            request.related.missing("BackupStorage", STORAGE_API, storage_name, storage_namespace),
         )
     namespace = request.related.get("Namespace", "v1", request.namespace, namespace="") or {}
     labels = (namespace.get("metadata") or {}).get("labels") or {}
@@ -286,7 +289,7 @@ def init_job(request: SyncRequest, sessions: list[str]) -> dict[str, Any]:
         raise JobInputError(f"{where}: spec.storageRef", usage.denial(storage, request.namespace))
     function = jobs.find_function(request.related, jobs.FUNCTION_INIT_REPOSITORY)
     if function is None:
-        raise JobInputError(f"Function {jobs.FUNCTION_INIT_REPOSITORY}", "not found")
+        raise jobs.missing_function(request.related, jobs.FUNCTION_INIT_REPOSITORY)
     target = jobs.repository_target(
         request.name,
         (storage.get("spec") or {}).get("storage") or {},
@@ -390,12 +393,25 @@ def snapshot_size_text(size: int) -> str:
 
 
 def sync(request: SyncRequest) -> dict[str, Any]:
-    """Desired init Job and Snapshots, and the Repository's status."""
+    """Desired init Job and Snapshots, and the Repository's status.
+
+    An invalid spec makes the Repository NotReady with a condition naming the field; its init
+    Jobs and Snapshots are kept as they are and a deletion waits until the spec is fixed."""
+    found = invalid.parent_problems(request)
+    if found:
+        return invalid.composite(request, "NotReady", found)
     bc_name = owner_backup_configuration(request.parent)
     bc = request.related.get("BackupConfiguration", CORE_API, bc_name, namespace=request.namespace)
     sessions = sessions_using(bc, request.name)
     backup_sessions = backup_sessions_for(request, bc_name, sessions)
-    rules, rules_problem = _retention_rules(request, retention_policy_ref(bc, request.name))
+    unusable_bc = request.related.rejection(
+        "BackupConfiguration", CORE_API, bc_name, namespace=request.namespace
+    )
+    rules, rules_problem = (
+        (None, unusable_bc)
+        if unusable_bc is not None
+        else _retention_rules(request, retention_policy_ref(bc, request.name))
+    )
     children = desired_snapshots(request, backup_sessions, rules)
 
     observed_jobs = request.children.list("Job", BATCH_API)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from hooks import conditions, jobs, names
+from hooks import conditions, invalid, jobs, names
 from hooks.jobs import JobInputError
 from hooks.protocol import (
     SyncRequest,
@@ -30,6 +30,7 @@ STORAGE_API = "storage.kubestash.com/v1alpha1"
 BATCH_API = "batch/v1"
 COMPONENT = "dump"
 TERMINAL_PHASES = ("Succeeded", "Failed")
+PHASES = ("Pending", "Running", *TERMINAL_PHASES)
 
 CONDITION_BACKUP_INCOMPLETE = "BackupIncomplete"
 REASON_EXECUTOR_TERMINATED = "BackupExecutorTerminatedBeforeCompletion"
@@ -138,7 +139,8 @@ def snapshot_phase(components: Mapping[str, Any], snapshot_conditions: list[dict
 
 def customize(request: SyncRequest) -> dict[str, Any]:
     """Related objects: the session's backup Job/Pods, the Repository, storages, the catalog."""
-    spec = request.parent.get("spec") or {}
+    # An invalid spec names nothing that can be trusted; sync then only reports the spec.
+    spec = {} if invalid.parent_problems(request) else request.parent.get("spec") or {}
     session_label = {names.LABEL_BACKUP_SESSION: str(spec.get("backupSession") or "")}
     return customize_response(
         [
@@ -269,7 +271,10 @@ def cleanup_job(request: SyncRequest, snapshot_id: str) -> dict[str, Any]:
     )
     if repository is None:
         raise JobInputError(
-            f"{where}: spec.repository", f"Repository {repository_name!r} not found"
+            f"{where}: spec.repository",
+            request.related.missing(
+                "Repository", STORAGE_API, repository_name, namespace=request.namespace
+            ),
         )
     repo_spec = repository.get("spec") or {}
     storage_ref = repo_spec.get("storageRef") or {}
@@ -283,11 +288,16 @@ def cleanup_job(request: SyncRequest, snapshot_id: str) -> dict[str, Any]:
     if storage is None:
         raise JobInputError(
             f"Repository {request.namespace}/{repository_name}: spec.storageRef",
-            f"BackupStorage {storage_namespace}/{storage_ref.get('name')!r} not found",
+            request.related.missing(
+                "BackupStorage",
+                STORAGE_API,
+                str(storage_ref.get("name") or ""),
+                namespace=storage_namespace,
+            ),
         )
     function = jobs.find_function(request.related, jobs.FUNCTION_FORGET)
     if function is None:
-        raise JobInputError(f"Function {jobs.FUNCTION_FORGET}", "not found")
+        raise jobs.missing_function(request.related, jobs.FUNCTION_FORGET)
     target = jobs.repository_target(
         repository_name,
         (storage.get("spec") or {}).get("storage") or {},
@@ -391,7 +401,15 @@ def finalize(request: SyncRequest) -> dict[str, Any]:
 
 
 def sync(request: SyncRequest) -> dict[str, Any]:
-    """Sync and finalize share this entry point; Metacontroller sets ``finalizing``."""
+    """Sync and finalize share this entry point; Metacontroller sets ``finalizing``.
+
+    An invalid spec keeps the phase the backup reached (Pending before any) with a condition
+    naming the field; a deletion waits until it is fixed (the spec says whether to forget the
+    restic data)."""
+    found = invalid.parent_problems(request)
+    if found:
+        reached = request.observed_status.get("phase")
+        return invalid.composite(request, reached if reached in PHASES else "Pending", found)
     if request.finalizing:
         return finalize(request)
     return composite_response(observed_status(request), [])

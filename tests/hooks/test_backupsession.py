@@ -266,7 +266,8 @@ def test_skipped_while_a_restore_of_the_same_target_runs():
                 "kind": "ZooKeeper",
                 "name": "sample-zookeeper",
                 "namespace": "demo",
-            }
+            },
+            "dataSource": {"repository": "s3-zookeeper-repo", "snapshot": "latest"},
         },
         "status": {"phase": "Running"},
     }
@@ -306,7 +307,15 @@ def test_backup_job_and_pods_carry_the_label_the_snapshot_controller_selects_by(
                 "apiVersion": "storage.kubestash.com/v1alpha1",
                 "kind": "Snapshot",
                 "metadata": {"name": "s", "namespace": "demo", "uid": "u", "generation": 1},
-                "spec": {"backupSession": BS},
+                "spec": {
+                    "snapshotID": "01J7ZQ2M4R0000000000000000",
+                    "type": "FullBackup",
+                    "repository": "s3-zookeeper-repo",
+                    "session": "frequent-backup",
+                    "backupSession": BS,
+                    "version": "v1",
+                    "deletionPolicy": "Delete",
+                },
             },
         }
     )

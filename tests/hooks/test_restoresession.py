@@ -198,7 +198,22 @@ def backup_configuration(name: str, target_name: str) -> dict[str, Any]:
         "apiVersion": "core.kubestash.com/v1alpha1",
         "kind": "BackupConfiguration",
         "metadata": {"name": name, "namespace": NAMESPACE},
-        "spec": {"target": {**TARGET, "name": target_name, "namespace": NAMESPACE}},
+        "spec": {
+            "target": {**TARGET, "name": target_name, "namespace": NAMESPACE},
+            "backends": [
+                {"name": "s3-backend", "storageRef": {"name": "s3-storage", "namespace": NAMESPACE}}
+            ],
+            "sessions": [
+                {
+                    "name": "frequent-backup",
+                    "scheduler": {"schedule": "*/5 * * * *"},
+                    "repositories": [
+                        {"name": f"{name}-repo", "backend": "s3-backend", "directory": f"/{name}"}
+                    ],
+                    "addon": {"name": "zookeeper-addon", "tasks": [{"name": "logical-backup"}]},
+                }
+            ],
+        },
     }
 
 
