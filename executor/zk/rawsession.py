@@ -3,10 +3,11 @@
 kazoo sends one request per turn of its I/O loop (a select, a send and a wake-up byte each) and
 parses replies in its own thread, so bulk reads through it are capped by per-request overhead
 and by the two threads contending for the GIL. ZooKeeper answers pipelined requests in order at
-far higher rates, so the dump opens this second session on a plain socket (TLS via kazoo's own
-socket helper), writes whole batches (multiRead, getACL) in one send and parses the replies with
-kazoo's serializers in the same thread. It speaks only what a read-only walk needs: connect,
-digest auth, sync, getACL, multiRead, close. SASL sessions use kazoo for everything.
+far higher rates, so the dump opens extra sessions of this kind on plain sockets (TLS via
+kazoo's own socket helper); each writes whole batches (multiRead, getACL) in one send and
+parses the replies with kazoo's serializers in the same thread. It speaks only what a read-only
+walk needs: connect, digest auth, sync, getACL, multiRead, close. SASL sessions use kazoo for
+everything.
 """
 
 from __future__ import annotations
@@ -38,11 +39,9 @@ Ticket = tuple[int, int, int]
 _LENGTH = struct.Struct("!i")
 _REQUEST_HEAD = struct.Struct("!ii")  # xid, opcode
 AUTH_XID = -4
-SYNC_XID = 1_000_000_000  # before the batch xids start (they count up from 1)
+SYNC_XID = 1_000_000_000  # batch xids count up from 1 and never get near this one
 CLOSE_XID = -11  # any xid works for closeSession; kazoo uses -11 too
 SESSION_TIMEOUT_MS = 30_000
-
-
 _STAT_SIZE = 68
 
 
