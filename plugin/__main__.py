@@ -1,0 +1,5 @@
+"""`python -m plugin` is `kubectl-zkstash`."""
+
+from plugin.cli import main
+
+raise SystemExit(main())
