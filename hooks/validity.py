@@ -17,7 +17,7 @@ from typing import Any
 import jsonschema
 
 from schemas.defaults import with_defaults
-from schemas.problems import Problem, field_path
+from schemas.problems import Problem, describe, field_path
 from schemas.registry import kind_for
 from schemas.validation import validate
 
@@ -85,7 +85,23 @@ def _loose_problems_of(user_json: str) -> tuple[Problem, ...]:
         errors = sorted(validator.iter_errors(obj), key=lambda e: [str(p) for p in e.path])
     except Exception as error:  # values jsonschema cannot compare (as schemas.validation)
         return (Problem("(root)", f"cannot be checked: {error}"),)
-    return tuple(Problem(field_path(list(e.absolute_path)), e.message) for e in errors)
+    return tuple(_loose_problem(error) for error in errors)
+
+
+_TYPE_WORDS = {"object": "a mapping", "array": "a list", "string": "a string"}
+
+
+def _loose_problem(error: jsonschema.ValidationError) -> Problem:
+    """A schema error in the words schemas.validation uses for the same mistakes."""
+    parts = list(error.absolute_path)
+    if error.validator == "type" and isinstance(error.validator_value, str):
+        wanted = _TYPE_WORDS.get(error.validator_value, f"a {error.validator_value}")
+        return Problem(field_path(parts), f"expected {wanted}, got {describe(error.instance)}")
+    if error.validator == "required" and isinstance(error.instance, Mapping):
+        missing = [name for name in error.validator_value if name not in error.instance]
+        if missing:
+            return Problem(field_path([*parts, missing[0]]), "required field is missing")
+    return Problem(field_path(parts), _bounded(error.message, _PROBLEM_LIMIT))
 
 
 def _bounded(text: str, limit: int) -> str:

@@ -165,6 +165,12 @@ def _status(request: SyncRequest, extra_conditions: list[dict], when: str) -> tu
     else:
         children.append(job)
         outcome = _job_state(request, job)
+        if outcome is None or outcome.state not in ("Succeeded", "Failed"):
+            # Earlier init Jobs (other inputs: a changed spec or Function) stay until the new
+            # one has finished, as the Repository's do.
+            children += [
+                as_desired(j) for j in observed_jobs if _is_init(j) and _name(j) != _name(job)
+            ]
         if outcome is not None and outcome.state == "Succeeded":
             condition = _condition(
                 request,
@@ -220,8 +226,12 @@ def _status(request: SyncRequest, extra_conditions: list[dict], when: str) -> tu
     return status, children
 
 
+def _name(job: Mapping[str, Any]) -> str:
+    return str((job.get("metadata") or {}).get("name") or "")
+
+
 def _is_init(job: Mapping[str, Any]) -> bool:
-    return str((job.get("metadata") or {}).get("name") or "").startswith(f"{names.PREFIX_INIT}-")
+    return _name(job).startswith(f"{names.PREFIX_INIT}-")
 
 
 def sync(request: SyncRequest) -> dict[str, Any]:
