@@ -139,30 +139,70 @@ def _add_repository(parser: argparse.ArgumentParser, many: bool = False) -> None
 
 def build_parser() -> argparse.ArgumentParser:
     """The `executor` argument parser with every subcommand."""
-    parser = _Parser(prog="executor", description="zkstash data mover: ZooKeeper ⇄ restic")
+    parser = _Parser(
+        prog="executor",
+        description="zkstash data mover: ZooKeeper ⇄ restic (docs/executor.md)",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    backup = commands.add_parser("backup", help="dump ZooKeeper into every repository")
+    backup = commands.add_parser(
+        "backup",
+        help="dump ZooKeeper into every repository",
+        description="Dump the tree once and stream it into every --repository at the same time\n"
+        "(restic backup --stdin). Exit 0 only when every repository holds a complete, verified\n"
+        "snapshot; a cut stream is never kept.",
+        epilog="example:\n  RESTIC_PASSWORD=… executor backup --zookeeper zk1:2181 "
+        "--repository /srv/backup --exclude '/kafka/*'",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _add_zookeeper(backup)
     _add_repository(backup, many=True)
-    backup.add_argument("--session", type=_non_empty)
-    backup.add_argument("--root", default="/", type=_non_empty)
-    backup.add_argument("--include", action="append", default=[], metavar="GLOB")
-    backup.add_argument("--exclude", action="append", default=[], metavar="GLOB")
-    backup.add_argument("--include-ephemeral", action="store_true")
-    backup.add_argument("--include-system", action="store_true")
-    backup.add_argument("--tag", action="append", default=[], type=_non_empty, metavar="T")
-    backup.add_argument("--host", type=_non_empty, metavar="NAME")
+    backup.add_argument(
+        "--session", type=_non_empty, help="KubeStash session (JSON SPEC layout; snapshot tag)"
+    )
+    backup.add_argument("--root", default="/", type=_non_empty, help="subtree to dump (default /)")
+    backup.add_argument(
+        "--include", action="append", default=[], metavar="GLOB", help="only paths matching"
+    )
+    backup.add_argument(
+        "--exclude", action="append", default=[], metavar="GLOB", help="skip matching subtrees"
+    )
+    backup.add_argument("--include-ephemeral", action="store_true", help="keep ephemeral nodes")
+    backup.add_argument("--include-system", action="store_true", help="keep /zookeeper")
+    backup.add_argument(
+        "--tag", action="append", default=[], type=_non_empty, metavar="T", help="restic tag"
+    )
+    backup.add_argument(
+        "--host", type=_non_empty, metavar="NAME", help="restic host (default: first ZK host)"
+    )
     _add_common(backup)
 
-    restore = commands.add_parser("restore", help="restore a snapshot into ZooKeeper")
+    restore = commands.add_parser(
+        "restore",
+        help="restore a snapshot into ZooKeeper",
+        description="Verify the snapshot's whole stream (trailer, sha256) before any write, then\n"
+        "create parents before children. --mode decides what happens to existing nodes.",
+        epilog="example:\n  RESTIC_PASSWORD=… executor restore --zookeeper zk-new:2181 "
+        "--repository /srv/backup --snapshot latest --mode skip --dry-run",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _add_zookeeper(restore)
     _add_repository(restore)
     restore.add_argument("--session", type=_non_empty)
     restore.add_argument("--snapshot", default="latest", type=_non_empty, metavar="ID|latest")
-    restore.add_argument("--mode", choices=("skip", "overwrite", "mirror", "fail"), default="skip")
-    restore.add_argument("--dry-run", action="store_true")
-    restore.add_argument("--target-root", type=_non_empty, metavar="PATH")
+    restore.add_argument(
+        "--mode",
+        choices=("skip", "overwrite", "mirror", "fail"),
+        default="skip",
+        help="existing nodes: keep (skip), replace data/ACL (overwrite), also delete nodes "
+        "absent from the snapshot (mirror), or stop (fail); default skip",
+    )
+    restore.add_argument("--dry-run", action="store_true", help="count what would change only")
+    restore.add_argument(
+        "--target-root", type=_non_empty, metavar="PATH", help="restore under another path"
+    )
     _add_common(restore)
 
     init_storage = commands.add_parser("init-storage", help="write <prefix>/metadata.yaml")
@@ -207,7 +247,12 @@ def build_parser() -> argparse.ArgumentParser:
     snapshots.add_argument("-o", "--output", choices=("table", "json"), default="table")
     _add_common(snapshots)
 
-    trigger = commands.add_parser("trigger", help="create a BackupSession (in a CronJob)")
+    trigger = commands.add_parser(
+        "trigger",
+        help="create a BackupSession (in a CronJob)",
+        description="POST BackupSession <bc>-<session>-<unix seconds> with in-cluster "
+        "credentials (or ZKSTASH_API_SERVER). From a workstation use `kubectl zkstash trigger`.",
+    )
     trigger.add_argument("--namespace", required=True, type=_non_empty)
     trigger.add_argument("--backup-configuration", required=True, type=_non_empty)
     trigger.add_argument("--session", required=True, type=_non_empty)
@@ -219,7 +264,50 @@ def build_parser() -> argparse.ArgumentParser:
         help="a label of the created BackupSession (repeatable)",
     )
     _add_common(trigger)
+
+    completion = commands.add_parser(
+        "completion",
+        help="print a shell completion script",
+        epilog="example:\n  source <(executor completion bash)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    completion.add_argument("shell", choices=("bash", "zsh", "fish", "tcsh"))
     return parser
+
+
+_EPILOG = """\
+environment (secrets only ever arrive this way, never as flags):
+  RESTIC_PASSWORD             repository password (or <envPrefix>RESTIC_PASSWORD per SPEC)
+  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, CA_CERT_DATA, GOOGLE_*, AZURE_ACCOUNT_KEY
+                              storage credentials (same prefix rule)
+  ZK_USERNAME, ZK_PASSWORD    ZooKeeper user for --auth digest|sasl
+  ZK_TLS_CA_DATA, ZK_TLS_CERT_DATA, ZK_TLS_KEY_DATA   PEM for --tls
+  ZKSTASH_API_SERVER          API server for `trigger` outside a pod
+
+results:
+  the last stdout line is the result JSON (phase, error, counts, snapshot ids); the same
+  object goes to --result-file (in a pod: /dev/termination-log); progress/logs on stderr.
+
+exit codes:
+  0 success, 1 the operation failed (see the result's error), 2 wrong input.
+
+examples:
+  RESTIC_PASSWORD=… executor backup --zookeeper zk1:2181 --repository /srv/backup
+  RESTIC_PASSWORD=… executor snapshots --repository /srv/backup
+  RESTIC_PASSWORD=… executor restore --zookeeper zk2:2181 --repository /srv/backup --dry-run
+  source <(executor completion bash)
+
+Run `executor COMMAND --help` for a command's flags; full reference: docs/executor.md."""
+
+
+def completion_script(shell: str) -> str:
+    """The shell completion script of this parser (shtab, imported only here: the executor
+    image does not carry it)."""
+    try:
+        import shtab
+    except ImportError as exc:
+        raise CommandFailed("shell completion needs the shtab package (pip install shtab)") from exc
+    return shtab.complete(build_parser(), shell=shell)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -632,6 +720,9 @@ def run(argv: Sequence[str], environ: Mapping[str, str], stderr: IO[str] | None 
     code = EXIT_FAILED
     try:
         args = build_parser().parse_args(list(argv))
+        if args.command == "completion":  # a script on stdout, no result object
+            sys.stdout.write(completion_script(args.shell))
+            return EXIT_OK
         result_file = args.result_file
         ctx = Context(args=args, environ=environ, reporter=reporter, result=result)
         COMMANDS[args.command](ctx)
