@@ -62,6 +62,7 @@ TARGET_FOUND = "RestoreTargetFound"
 EXECUTOR_ENSURED = "RestoreExecutorEnsured"
 RESTORE_INCOMPLETE = "RestoreIncomplete"
 METRICS_PUSHED = "MetricsPushed"
+REASON_BACKUP_RUNNING = "BackupRunning"
 
 
 # ----------------------------------------------------------------------------- the spec
@@ -236,6 +237,8 @@ def customize(request: SyncRequest) -> dict[str, Any]:
                 names=[target_name],
             ),
             related_rule(CORE_API, "backupconfigurations", namespace=target_namespace),
+            # A backup of the target that is running holds the restore (running_backups).
+            related_rule(CORE_API, "backupsessions", namespace=target_namespace),
             related_rule("v1", "namespaces", names=[request.namespace]),
             # The Job's Secrets are named by the storage and the AppBinding, which customize
             # cannot see either; only their existence is read, never their data.
@@ -291,9 +294,16 @@ def pinned_by_job(job: Mapping[str, Any]) -> tuple[str, str] | None:
     return (namespace, name) if sep and name else None
 
 
-def pinned_by_status(status: Mapping[str, Any]) -> tuple[str, str] | None:
-    """(namespace, name) of the Snapshot an earlier sync chose, once it asked for the Job."""
-    if not conditions.is_true(status.get("conditions"), EXECUTOR_ENSURED):
+def pinned_by_status(status: Mapping[str, Any], generation: int = 0) -> tuple[str, str] | None:
+    """(namespace, name) of the Snapshot an earlier sync chose, once it asked for the Job, or
+    while it waits for a running backup of this ``generation`` of the spec (the Snapshot that
+    backup makes is not the "latest" the user asked for)."""
+    ensured = conditions.find(status.get("conditions"), EXECUTOR_ENSURED) or {}
+    waiting = (
+        ensured.get("reason") == REASON_BACKUP_RUNNING
+        and ensured.get("observedGeneration") == generation
+    )
+    if ensured.get("status") != conditions.TRUE and not waiting:
         return None
     for dependency in status.get("dependencies") or ():
         if isinstance(dependency, Mapping) and dependency.get("kind") == "Snapshot":
@@ -334,7 +344,7 @@ def _find_snapshot(
     request: SyncRequest, source: DataSource
 ) -> tuple[dict[str, Any] | None, Blocked | None]:
     """The Snapshot to restore: pinned by an earlier sync, else named, else the latest."""
-    pinned = pinned_by_status(request.observed_status)
+    pinned = pinned_by_status(request.observed_status, request.generation)
     if pinned is not None:
         found = request.related.get("Snapshot", STORAGE_API, pinned[1], namespace=pinned[0])
         if found is None:
@@ -674,6 +684,24 @@ def backups_of_target(request: SyncRequest) -> list[dict[str, Any]]:
     ]
 
 
+def running_backups(request: SyncRequest) -> list[str]:
+    """``namespace/name`` of every Running BackupSession of a BackupConfiguration of the same
+    target. The restore waits for them, so that no backup captures the tree mid-restore; they
+    never wait for the restore (a BackupSession consults restores only before its first Job,
+    and is Skipped while one is Pending or Running), so the two cannot deadlock."""
+    invokers = {(ref["namespace"], ref["name"]) for ref in backups_of_target(request)}
+    running = []
+    for session in request.related.list("BackupSession", CORE_API):
+        metadata = _mapping(session.get("metadata"))
+        namespace = _text(metadata.get("namespace"))
+        invoker = _mapping(_mapping(session.get("spec")).get("invoker"))
+        if (namespace, _text(invoker.get("name"))) not in invokers:
+            continue
+        if _mapping(session.get("status")).get("phase") == "Running":
+            running.append(f"{namespace}/{_text(metadata.get('name'))}")
+    return sorted(running)
+
+
 def _appbinding(request: SyncRequest) -> dict[str, Any] | None:
     _, namespace, name = target_of(request.parent)
     if not name:
@@ -836,6 +864,10 @@ def _plan_and_create(request: SyncRequest, state: _Status) -> dict[str, Any]:
         return _blocked(state, plan, kept)
     snapshot_meta = _mapping(plan.snapshot.get("metadata"))
     state.snapshot = (state.source.namespace, _text(snapshot_meta.get("name")))
+    backups = running_backups(request)
+    if backups:
+        waiting = f"waiting for BackupSession {', '.join(backups)} of the same target to finish"
+        return _blocked(state, Blocked(False, REASON_BACKUP_RUNNING, waiting), kept)
     if appbinding is None:
         return _blocked(state, Blocked(False, "TargetNotAvailable", "waiting for the target"), kept)
     addon_name, _ = _addon(request.parent)
