@@ -15,7 +15,8 @@ once; a finished result is carried forward from its own status, with the Job kep
 
 Phases follow KubeStash's condition rules (reference §1.7): Invalid when ValidationPassed is
 False (the spec, or what it names, is wrong: the message names the field); Pending while
-waiting (target AppBinding, Addon, Secrets, a Snapshot still running); Running while the Job
+waiting (target AppBinding, Addon, Secrets, a Snapshot still running, a backup of the target
+still running: see ``running_backups``); Running while the Job
 runs; Succeeded/Failed from the executor's result once MetricsPushed (the final status is
 written; kube-state-metrics exports it) is True. Observed Jobs are never dropped.
 
