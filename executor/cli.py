@@ -203,6 +203,12 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument(
         "--target-root", type=_non_empty, metavar="PATH", help="restore under another path"
     )
+    restore.add_argument(
+        "--allow-redacted-acls",
+        action="store_true",
+        help="restore a stream whose digest ACLs the server redacted to 'user:x' (dumped by a "
+        "user without ADMIN); refused by default, since such nodes end up unusable",
+    )
     _add_common(restore)
 
     init_storage = commands.add_parser("init-storage", help="write <prefix>/metadata.yaml")
@@ -512,7 +518,9 @@ def cmd_restore(ctx: Context) -> None:
         snapshot = repo.resolve(args.snapshot)
         ctx.result["snapshotId"] = snapshot.id
         ctx.reporter.log(f"restoring snapshot {snapshot.short_id} into {args.zookeeper}")
-        options = RestoreOptions(mode=args.mode, dry_run=args.dry_run)
+        options = RestoreOptions(
+            mode=args.mode, dry_run=args.dry_run, allow_redacted_acls=args.allow_redacted_acls
+        )
         if args.target_root:
             options.target_root = args.target_root
         try:
@@ -533,6 +541,10 @@ def cmd_restore(ctx: Context) -> None:
         "sequencePadded": summary.sequence_padded,
     }
     ctx.result["dryRun"] = args.dry_run
+    if summary.warnings:
+        ctx.result["warnings"] = summary.warnings
+    for warning in summary.warnings:
+        ctx.reporter.log(warning, level="warning")
     rows = [(key, f"{value:,}") for key, value in ctx.result["znodes"].items()]
     ctx.reporter.summary("restore complete" + (" (dry run)" if args.dry_run else ""), rows)
 

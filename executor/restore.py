@@ -6,7 +6,8 @@ Two passes over the stream (it is opened twice, so memory stays constant):
 2. apply: create missing nodes parent-first in byte-sized `multi` batches with their saved
    ACLs, handle existing ones per mode, pad sequential counters back, and in `mirror` mode
    delete the target nodes the stream does not hold (children before parents).
-A damaged stream fails in pass 1, so it writes nothing.
+A damaged stream fails in pass 1, so it writes nothing; so does a stream whose digest ACLs were
+redacted by the server (unless the caller allows it explicitly).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class RestoreOptions:
     target_root: str | None = None
     batch_bytes: int = 512 * 1024
     in_flight: int = 4
+    allow_redacted_acls: bool = False
 
 
 @dataclass
@@ -68,6 +70,7 @@ class RestoreSummary:
     duration_seconds: float
     diff: list[str]
     stream: StreamSummary
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -345,6 +348,24 @@ class _Restorer:
         writer.close()
 
 
+def redaction_problem(summary: StreamSummary) -> str:
+    """The sentence describing a stream whose digest ACLs were redacted, or "" if none were.
+
+    A user without ADMIN on a node reads its digest ids as `user:x`; restoring that entry
+    would give the node an ACL no password matches, so the node could never be used again.
+    """
+    if not summary.redacted_acls:
+        return ""
+    # paths may be long: each is cut so the sentence fits the result's 4 KB limit
+    shown = ", ".join(p if len(p) <= 80 else p[:79] + "…" for p in summary.redacted_paths)
+    more = " …" if summary.redacted_acls > len(summary.redacted_paths) else ""
+    return (
+        f"{summary.redacted_acls} znodes in the stream have digest ACLs redacted to 'user:x' "
+        f"({shown}{more}): the dump ran as a user without ADMIN on them, and restoring them "
+        "would lock them behind a digest no password matches"
+    )
+
+
 def _parent(path: str) -> str:
     return path.rsplit("/", 1)[0] or "/"
 
@@ -379,6 +400,12 @@ def restore(
         restorer = _Restorer(client, options)
         with open_stream() as stream:
             summary = restorer.plan(stream)
+        redacted = redaction_problem(summary)
+        if redacted and not options.allow_redacted_acls:
+            raise RestoreError(
+                f"{redacted}; nothing was written (back up as a user with ADMIN on every node, "
+                "e.g. the super user, or pass --allow-redacted-acls to restore them anyway)"
+            )
         if not options.dry_run:
             with open_stream() as stream:
                 restorer.apply(stream, progress)
@@ -401,4 +428,5 @@ def restore(
         duration_seconds=time.monotonic() - started,
         diff=restorer.planned.diff,
         stream=summary,
+        warnings=[f"{redacted}; restored as saved (--allow-redacted-acls)"] if redacted else [],
     )

@@ -35,7 +35,12 @@ _U32 = struct.Struct(">I")
 _I32 = struct.Struct(">i")
 _NULL = _I32.pack(-1)
 _ACL_ENTRY = struct.Struct(">iHH")  # perms, len(scheme), len(id)
+TRAILER_CHECK = "trailerSha256"
+TRAILER_KEYS = frozenset(
+    ("znodes", "bytes", "sha256", "zxidStart", "zxidEnd", "redactedAcls", "ephemeral")
+) | {TRAILER_CHECK}
 MAX_JSON_RECORD = 1 << 20
+MAX_NAMED_PATHS = 5
 READ_CHUNK = 1 << 20
 WRITE_CHUNK = 1 << 20
 
@@ -121,6 +126,7 @@ class StreamSummary:
     zxid_end: int
     redacted_acls: int = 0
     ephemeral: int = 0
+    redacted_paths: tuple[str, ...] = ()  # the first few nodes with a redacted ACL
     extra: dict = field(default_factory=dict)
 
 
@@ -131,6 +137,14 @@ def path_key(path: str) -> tuple[str, ...]:
 
 def _json_bytes(obj: dict) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
+
+
+def trailer_check(trailer: dict) -> str:
+    """SHA-256 (hex) of the trailer's other fields: the stream checksum cannot cover the
+    trailer itself, and a flipped digit in the zxid window would otherwise go unnoticed."""
+    return hashlib.sha256(
+        _json_bytes({k: v for k, v in trailer.items() if k != TRAILER_CHECK})
+    ).hexdigest()
 
 
 def _short(text: str) -> bytes:
@@ -220,15 +234,15 @@ def decode_node(body: bytes) -> NodeRecord:
     return NodeRecord(path, data, tuple(stat), acl, sequence, flags)
 
 
-def node_path(body: bytes) -> str:
-    """Only the path of an `N` record body (for checks that need nothing else)."""
+def node_path_and_flags(body: bytes) -> tuple[str, int]:
+    """Only the path and flags of an `N` record body (for checks that need nothing else)."""
     try:
         path, offset = _decode_path(body)
     except (struct.error, UnicodeDecodeError) as exc:
         raise StreamError(f"malformed node record: {exc}") from exc
     if len(body) < offset + _STAT_AND_FIXED.size + 4:
         raise StreamError("malformed node record: too short")
-    return path
+    return path, body[offset + _STAT.size]
 
 
 class StreamWriter:
@@ -285,6 +299,7 @@ class StreamWriter:
             "redactedAcls": self.redacted_acls,
             "ephemeral": self.ephemeral,
         }
+        trailer[TRAILER_CHECK] = trailer_check(trailer)
         body = _json_bytes(trailer)
         chunk = _RECORD_HEAD.pack(KIND_TRAILER, len(body)) + body
         self._out.write(chunk)
@@ -339,6 +354,27 @@ class _Input:
     def at_end(self) -> bool:
         return not self._fill(1)
 
+    def peek(self, size: int) -> bytes:
+        """Up to `size` bytes ahead, not consumed (fewer at the end of the input)."""
+        self._fill(size)
+        return bytes(self._buf[self._pos : self._pos + size])
+
+
+# Leading bytes of what is most often handed over by mistake, to name it in the error.
+_FOREIGN_MAGIC = (
+    (b"\x1f\x8b", "gzip data"),
+    (b"PK\x03\x04", "a zip archive"),
+    (b"{", "JSON, e.g. a zk-shell dump"),
+    (b"[", "JSON"),
+)
+
+
+def _looks_like(start: bytes) -> str:
+    for magic, what in _FOREIGN_MAGIC:
+        if start.startswith(magic):
+            return f"; it looks like {what}"
+    return ""
+
 
 def _read_json(body: bytes, what: str) -> dict:
     try:
@@ -361,9 +397,14 @@ class StreamReader:
     def __init__(self, inp: BinaryIO):
         self._in = _Input(inp)
         self.summary: StreamSummary | None = None
-        magic = self._in.take(len(MAGIC), "magic")
+        if self._in.at_end():
+            raise StreamError("the stream is empty (0 bytes)")
+        magic = self._in.peek(len(MAGIC))
+        if magic != MAGIC and MAGIC.startswith(magic):
+            raise StreamError("stream is truncated (ended inside the magic)")
         if magic != MAGIC:
-            raise StreamError("not a zkstash stream (bad magic bytes)")
+            raise StreamError(f"not a zkstash stream (bad magic bytes{_looks_like(magic)})")
+        self._in.take(len(MAGIC), "magic")
         (version,) = struct.unpack(">H", self._in.take(2, "format version"))
         if version != FORMAT_VERSION:
             raise StreamError(
@@ -403,7 +444,8 @@ class StreamReader:
     def _walk(self, decode) -> Iterator:
         root_key = path_key(self.header.root)
         last_key: tuple[str, ...] | None = None
-        count = 0
+        count = redacted = ephemeral = 0
+        redacted_paths: list[str] = []
         bytes_before_trailer = self._in.consumed
         while True:
             bytes_before_trailer = self._in.consumed
@@ -420,29 +462,42 @@ class StreamReader:
                 raise StreamError(f"node {record.path!r} lies outside the dump root")
             last_key = key
             count += 1
+            if record.flags & FLAG_ACL_REDACTED:
+                redacted += 1
+                if len(redacted_paths) < MAX_NAMED_PATHS:
+                    redacted_paths.append(record.path)
+            ephemeral += record.flags & FLAG_EPHEMERAL
             yield record
-        self.summary = self._check_trailer(body, count, bytes_before_trailer)
-
-    def _check_trailer(self, body: bytes, count: int, offset: int) -> StreamSummary:
-        trailer = _read_json(body, "trailer")
-        digest = self._in.hash.hexdigest()
-        if trailer.get("sha256") != digest:
-            raise StreamError("checksum mismatch: the stream is corrupted")
-        if trailer.get("znodes") != count or trailer.get("bytes") != offset:
+        trailer = self._check_trailer(body, count, bytes_before_trailer)
+        if trailer["redactedAcls"] != redacted or trailer["ephemeral"] != ephemeral:
             raise StreamError("trailer counts do not match the stream")
-        if not self._in.at_end():
-            raise StreamError("unexpected data after the trailer")
-        return StreamSummary(
+        self.summary = StreamSummary(
             format=FORMAT_VERSION,
             header=self.header,
             znodes=count,
             bytes=self._in.consumed,
-            sha256=digest,
-            zxid_start=int(trailer.get("zxidStart", 0)),
-            zxid_end=int(trailer.get("zxidEnd", 0)),
-            redacted_acls=int(trailer.get("redactedAcls", 0)),
-            ephemeral=int(trailer.get("ephemeral", 0)),
+            sha256=trailer["sha256"],
+            zxid_start=int(trailer["zxidStart"]),
+            zxid_end=int(trailer["zxidEnd"]),
+            redacted_acls=redacted,
+            ephemeral=ephemeral,
+            redacted_paths=tuple(redacted_paths),
         )
+
+    def _check_trailer(self, body: bytes, count: int, offset: int) -> dict:
+        trailer = _read_json(body, "trailer")
+        digest = self._in.hash.hexdigest()
+        if trailer.get("sha256") != digest:
+            raise StreamError("checksum mismatch: the stream is corrupted")
+        if set(trailer) != TRAILER_KEYS or _json_bytes(trailer) != body:
+            raise StreamError("the trailer record is damaged (unexpected keys or layout)")
+        if trailer[TRAILER_CHECK] != trailer_check(trailer):
+            raise StreamError("trailer checksum mismatch: the trailer is corrupted")
+        if trailer["znodes"] != count or trailer["bytes"] != offset:
+            raise StreamError("trailer counts do not match the stream")
+        if not self._in.at_end():
+            raise StreamError("unexpected data after the trailer")
+        return trailer
 
 
 def records(inp: BinaryIO) -> Iterator[NodeRecord]:
@@ -452,10 +507,11 @@ def records(inp: BinaryIO) -> Iterator[NodeRecord]:
 
 class _PathOnly(NamedTuple):
     path: str
+    flags: int
 
     @classmethod
     def from_body(cls, body: bytes) -> _PathOnly:
-        return cls(node_path(body))
+        return cls(*node_path_and_flags(body))
 
 
 def verify(inp: BinaryIO) -> StreamSummary:

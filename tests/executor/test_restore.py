@@ -163,3 +163,49 @@ def test_damaged_stream_is_refused_and_nothing_is_written(
 def test_unknown_mode_is_rejected(zk_settings, source):
     with pytest.raises(RestoreError, match="restore mode 'merge'"):
         restore(zk_settings, opener(source), RestoreOptions(mode="merge"))  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def redacted_stream(zk_client, zookeeper, zk_root) -> bytes:
+    """/src dumped by `reader`, who may read it but not administer it: the server shows the
+    owner's digest id as `owner:x`."""
+    from executor.zk.connection import ZkConnectionSettings
+
+    reader_acl = make_digest_acl("reader", "pw", read=True)
+    owner_acl = make_digest_acl("owner", "owner-pw", all=True)
+    zk_client.create(zk_root + "/src", b"s", acl=[reader_acl, owner_acl], makepath=True)
+    zk_client.create(zk_root + "/src/child", b"c", acl=[reader_acl, owner_acl])
+    return dumped(ZkConnectionSettings(zookeeper.hosts, "digest", "reader", "pw"), zk_root + "/src")
+
+
+def test_stream_with_redacted_acls_is_refused_before_any_write(
+    zk_client, zk_settings, zk_root, redacted_stream
+):
+    with pytest.raises(RestoreError, match=r"2 znodes in the stream have digest ACLs redacted"):
+        restore(zk_settings, opener(redacted_stream), RestoreOptions(target_root=zk_root + "/x"))
+    assert not zk_client.exists(zk_root + "/x")
+
+
+def test_refusal_of_redacted_acls_names_the_nodes_and_the_flag(
+    zk_settings, zk_root, redacted_stream
+):
+    with pytest.raises(RestoreError) as refused:
+        restore(zk_settings, opener(redacted_stream), RestoreOptions(target_root=zk_root + "/x"))
+    assert f"({zk_root}/src, {zk_root}/src/child)" in str(refused.value)
+    assert "--allow-redacted-acls" in str(refused.value)
+
+
+def test_allowing_redacted_acls_restores_them_as_saved_with_a_warning(
+    zk_client, zk_settings, zk_root, redacted_stream
+):
+    options = RestoreOptions(target_root=zk_root + "/x", allow_redacted_acls=True)
+    summary = restore(zk_settings, opener(redacted_stream), options)
+    assert summary.created == 2
+    assert "restored as saved (--allow-redacted-acls)" in summary.warnings[0]
+    saved_ids = sorted(entry.id.id for entry in zk_client.get_acls(zk_root + "/x/child")[0])
+    assert saved_ids[0] == "owner:x"
+
+
+def test_a_stream_without_redacted_acls_restores_without_warnings(zk_settings, zk_root, source):
+    summary = restore(zk_settings, opener(source), RestoreOptions(target_root=zk_root + "/y"))
+    assert summary.warnings == []

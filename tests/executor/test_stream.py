@@ -80,10 +80,15 @@ def test_identical_trees_give_identical_bytes_before_the_trailer():
     assert first == second
 
 
-@pytest.mark.parametrize("cut", [0, 5, 12, 40, len(SAMPLE) - 1, len(SAMPLE) - 30])
+@pytest.mark.parametrize("cut", [5, 12, 40, len(SAMPLE) - 1, len(SAMPLE) - 30])
 def test_truncated_stream_is_refused(cut):
     with pytest.raises(StreamError, match="truncated"):
         verify(io.BytesIO(SAMPLE[:cut]))
+
+
+def test_empty_input_is_refused_as_empty():
+    with pytest.raises(StreamError, match="the stream is empty"):
+        verify(io.BytesIO(b""))
 
 
 def test_flipped_data_byte_fails_the_checksum():
