@@ -5,9 +5,12 @@ Real clients talk to it: `kubectl --server=http://127.0.0.1:PORT`, the official 
 `kubernetes` client, and `executor trigger` (its address reaches Jobs as ZKSTASH_API_SERVER,
 docs/contracts.md §4). Errors are `Status` objects with the API server's reasons and codes.
 
-Not served: watch, deletecollection, dry-run, protobuf, server-side apply and the OpenAPI
-v2 document. OpenAPI v3 is served (paths and CRD schemas), enough for kubectl to leave field
-validation to the server: `fieldValidation=Strict` rejects a custom resource's unknown fields,
+Not served: watch, deletecollection, dry-run, server-side apply, the OpenAPI v2 document and
+protobuf bodies (so kubectl's typed generators, `kubectl create configmap|secret …`, get 415;
+`kubectl create|apply -f` send JSON and work).
+
+OpenAPI v3 is served (paths and CRD schemas), enough for kubectl to leave field validation to
+the server: `fieldValidation=Strict` rejects a custom resource's unknown fields,
 `Ignore` and `Warn` prune them silently (no Warning headers).
 """
 
