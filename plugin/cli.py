@@ -12,13 +12,16 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import yaml
 
 from plugin import completion
 from plugin.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, PluginError, UsageError
 from plugin.output import OUTPUT_FORMATS, object_name, print_objects, print_table
+
+if TYPE_CHECKING:
+    from plugin.api import Resources
 
 PROG = "kubectl-zkstash"
 
@@ -261,7 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
 # ----------------------------------------------------------------------------- commands
 
 
-def _resources(args: argparse.Namespace) -> tuple[object, str]:
+def _resources(args: argparse.Namespace) -> tuple[Resources, str]:
+    # Imported here: the kubernetes client takes a second to import, which `describe`,
+    # `completion` and `--help` do not need.
     from plugin.api import Resources
     from plugin.kubeconfig import connect
 
@@ -274,7 +279,7 @@ def cmd_trigger(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
     from plugin.trigger import trigger
 
     resources, namespace = _resources(args)
-    done = trigger(resources, namespace, args.backup_configuration, args.session)  # type: ignore[arg-type]
+    done = trigger(resources, namespace, args.backup_configuration, args.session)
     if done.paused:
         print(
             f"warning: BackupConfiguration {namespace}/{args.backup_configuration} is paused: "
@@ -291,7 +296,7 @@ def _set_paused(args: argparse.Namespace, out: TextIO, paused: bool) -> None:
     from plugin.pause import set_paused
 
     resources, namespace = _resources(args)
-    patched = set_paused(resources, namespace, args.backup_configuration, paused)  # type: ignore[arg-type]
+    patched = set_paused(resources, namespace, args.backup_configuration, paused)
     if args.output:
         print_objects([patched], args.output, out)
     else:
@@ -314,7 +319,7 @@ def cmd_snapshots(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
 
     resources, namespace = _resources(args)
     where = None if args.all_namespaces else namespace
-    found = list_snapshots(resources, where, args.repository)  # type: ignore[arg-type]
+    found = list_snapshots(resources, where, args.repository)
     if args.output in ("yaml", "json"):
         document = {"apiVersion": "v1", "kind": "List", "metadata": {}, "items": found}
         print(
@@ -324,7 +329,7 @@ def cmd_snapshots(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
             file=out,
         )
     elif args.output == "name":
-        print_objects(found, "name", out) if found else None
+        print_objects(found, "name", out)
     elif not found:
         print(f"No Snapshots found{'' if where is None else f' in {where} namespace'}.", file=err)
     else:
@@ -336,7 +341,7 @@ def cmd_download(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
     from plugin.download import download, resolve
 
     resources, namespace = _resources(args)
-    source = resolve(resources, namespace, args.snapshot)  # type: ignore[arg-type]
+    source = resolve(resources, namespace, args.snapshot)
     done = download(source, Path(args.to))
     if args.output == "json":
         print(json.dumps(done.to_json()), file=out)

@@ -344,7 +344,12 @@ class RestApi:
             "apiVersion": "v1",
             "metadata": {},
             "status": "Success",
-            "details": {**_details(rtype, route.name), "uid": current["metadata"]["uid"]},  # type: ignore[dict-item]
+            "details": {
+                "name": route.name,
+                "group": rtype.group,
+                "kind": rtype.plural,
+                "uid": current["metadata"]["uid"],
+            },
         }
 
 
