@@ -84,8 +84,11 @@ def field_predicate(text: str | None) -> Callable[[dict[str, Any]], bool]:
         field = _FIELDS.get(found["key"])
         if field is None:
             raise QueryError(f"field label not supported: {found['key']}")
-        wanted, negate = found["value"], found["op"] == "!="
-        checks.append(
-            lambda obj, f=field, w=wanted, n=negate: (f(obj) == w) != n  # type: ignore[misc]
-        )
+        checks.append(_field_check(field, found["value"], negate=found["op"] == "!="))
     return lambda obj: all(check(obj) for check in checks)
+
+
+def _field_check(
+    field: Callable[[dict[str, Any]], str], wanted: str, negate: bool
+) -> Callable[[dict[str, Any]], bool]:
+    return lambda obj: (field(obj) == wanted) != negate
