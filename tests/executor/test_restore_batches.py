@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kazoo.exceptions import NodeExistsError
+from kazoo.exceptions import ConnectionLoss, NodeExistsError
 from kazoo.security import OPEN_ACL_UNSAFE
 
 from executor.zk.writer import JUTE_MAXBUFFER, REQUEST_OVERHEAD, BatchWriter, create_size
@@ -46,3 +46,50 @@ def test_create_too_large_for_one_request_becomes_create_then_set(zk_client, zk_
     data, stat = zk_client.get(path)
     assert data == value
     assert stat.version == 1  # created empty, then given its value
+
+
+class LostAnswerWriter(BatchWriter):
+    """Sends its first multi for real but reports ConnectionLoss, as when the connection drops
+    between the server's commit and its answer (a leader failover mid-restore);
+    `apply_first=False` drops the first request before the server sees it instead."""
+
+    def __init__(self, *args, apply_first: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.apply_first = apply_first
+        self.lost = False
+
+    def _commit_async(self, ops):
+        if self.lost:
+            return super()._commit_async(ops)
+        self.lost = True
+        if self.apply_first:
+            super()._commit_async(ops).get(timeout=10)
+        answer = self.client.handler.async_result()
+        answer.set_exception(ConnectionLoss("connection dropped before the answer"))
+        return answer
+
+
+def test_a_batch_applied_before_its_answer_was_lost_is_not_replayed(zk_client, zk_root):
+    zk_client.create(zk_root)
+    conflicts: list[str] = []
+    writer = LostAnswerWriter(
+        zk_client, 512 * 1024, 4, lambda op, error: conflicts.append(op.path), apply_first=True
+    )
+    for i in range(50):
+        writer.create(f"{zk_root}/n{i:02d}", f"value {i}".encode(), tuple(OPEN_ACL_UNSAFE))
+    writer.close()
+    assert conflicts == []  # not 50 NodeExists "conflicts" found by replaying the batch
+    assert zk_client.get(f"{zk_root}/n49")[0] == b"value 49"
+
+
+def test_a_batch_lost_before_the_server_saw_it_is_sent_again(zk_client, zk_root):
+    zk_client.create(zk_root)
+    conflicts: list[str] = []
+    writer = LostAnswerWriter(
+        zk_client, 512 * 1024, 4, lambda op, error: conflicts.append(op.path), apply_first=False
+    )
+    for i in range(50):
+        writer.create(f"{zk_root}/n{i:02d}", f"value {i}".encode(), tuple(OPEN_ACL_UNSAFE))
+    writer.close()
+    assert conflicts == []
+    assert len(zk_client.get_children(zk_root)) == 50

@@ -142,11 +142,10 @@ class SeaweedProcess:
         self.bucket = bucket
         self.process: subprocess.Popen[bytes] | None = None
         self.server: S3Server | None = None
+        self._ports: dict[str, int] = {}
 
     def start(self, timeout: float = 60.0) -> S3Server:
         """Start the server with fresh random credentials and return once the bucket is usable."""
-        (self.workdir / "data").mkdir(parents=True, exist_ok=True)
-        (self.workdir / "logs").mkdir(parents=True, exist_ok=True)
         ports = dict(zip(_PORT_FLAGS, free_ports(len(_PORT_FLAGS)), strict=True))
         server = S3Server(
             endpoint=f"http://127.0.0.1:{ports['s3.port']}",
@@ -155,6 +154,17 @@ class SeaweedProcess:
             secret_key=secrets.token_urlsafe(24),
             workdir=self.workdir,
         )
+        return self._launch(server, ports, timeout)
+
+    def restart(self, timeout: float = 60.0) -> S3Server:
+        """Start the stopped server again on the same ports, credentials and data."""
+        assert self.server is not None, "never started"
+        return self._launch(self.server, self._ports, timeout)
+
+    def _launch(self, server: S3Server, ports: dict[str, int], timeout: float) -> S3Server:
+        (self.workdir / "data").mkdir(parents=True, exist_ok=True)
+        (self.workdir / "logs").mkdir(parents=True, exist_ok=True)
+        self._ports = ports
         env = {
             **os.environ,
             "AWS_ACCESS_KEY_ID": server.access_key,

@@ -162,6 +162,16 @@ class _Node:
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    def pause(self) -> None:
+        """SIGSTOP the JVM: it keeps its sockets but answers nothing (a frozen host)."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT a paused JVM."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
 
 def _write_config(conf_dir: Path, client_port: int, extra: dict[str, str]) -> None:
     conf_dir.mkdir(parents=True, exist_ok=True)
@@ -265,6 +275,16 @@ class ZooKeeperServer:
             self._node.stop()
         if self._owns_dir and self.base_dir is not None:
             shutil.rmtree(self.base_dir, ignore_errors=True)
+
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP) so its clients time out; `resume()` thaws it."""
+        assert self._node is not None, "server not started"
+        self._node.pause()
+
+    def resume(self) -> None:
+        """Thaw a paused server (SIGCONT)."""
+        assert self._node is not None, "server not started"
+        self._node.resume()
 
     @property
     def port(self) -> int:
