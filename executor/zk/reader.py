@@ -54,6 +54,33 @@ class ZNode:
     children: list[str] = field(default_factory=list)
 
 
+# A request larger than jute.maxbuffer (1,048,575 B by default) makes the server drop the
+# connection, so a batch's multiRead also stays under this many bytes of paths, whatever the
+# node count (very long names would otherwise overflow it and fail on every retry).
+MAX_REQUEST_BYTES = 512 * 1024
+_OP_OVERHEAD = 16  # per sub-request: header, path length, watch flag
+
+
+def fitting_count(paths: list[str], start: int, most: int) -> int:
+    """How many of `paths[start:]` (at most `most`, at least one) fit one request."""
+    total, count = 0, 0
+    for path in paths[start : start + most]:
+        total += len(path.encode()) + _OP_OVERHEAD
+        if count and total > MAX_REQUEST_BYTES:
+            break
+        count += 1
+    return count
+
+
+def request_chunks(paths: list[str], most: int) -> Iterator[list[str]]:
+    """`paths` cut into consecutive chunks of at most `most` that each fit one request."""
+    start = 0
+    while start < len(paths):
+        count = fitting_count(paths, start, most)
+        yield paths[start : start + count]
+        start += count
+
+
 def _raise_for(code: int) -> None:
     raise EXCEPTIONS[code]()
 
@@ -144,8 +171,11 @@ class NodeReader:
         return _Batch(self, paths)
 
     def read(self, paths: list[str]) -> list[ZNode | None]:
-        """Read `paths` now (one batch)."""
-        return self.submit(paths).result() if paths else []
+        """Read `paths` now (one batch, or several when the paths are very long)."""
+        chunks = list(request_chunks(paths, len(paths)))
+        if len(chunks) == 1:
+            return self.submit(paths).result()
+        return [node for chunk in chunks for node in self.submit(chunk).result()]
 
     def stream(self, paths: list[str]) -> PathStream:
         """An ordered, pipelined reader of `paths` (nothing is sent until it is iterated
@@ -157,7 +187,12 @@ class NodeReader:
         if not paths:
             return []
         out: list[DataResult | None] = []
-        for result in self._retry(self._read_data_once, paths):
+        answers = [
+            answer
+            for chunk in request_chunks(paths, len(paths))
+            for answer in self._retry(self._read_data_once, chunk)
+        ]
+        for result in answers:
             if isinstance(result, ErrorResult):
                 if result.code != NO_NODE:
                     _raise_for(result.code)
@@ -206,7 +241,7 @@ class PathStream:
     def prefetch(self, batches: int) -> None:
         """Submit batches until `batches` are in flight (or no paths remain)."""
         while len(self._pending) < batches and self._next < len(self._paths):
-            size = self.reader.batch_size()
+            size = fitting_count(self._paths, self._next, self.reader.batch_size())
             chunk = self._paths[self._next : self._next + size]
             self._next += len(chunk)
             self._pending.append(self.reader.submit(chunk))

@@ -151,7 +151,7 @@ DAMAGE_REASONS = (
 
 @pytest.mark.reliability(AREA, "a flipped bit anywhere in the stream")
 @settings(
-    max_examples=120,
+    max_examples=80,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
