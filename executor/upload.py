@@ -18,6 +18,7 @@ starting up and reaching the backend, so N repositories cost about as much as on
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import secrets
 import subprocess
@@ -205,6 +206,11 @@ def _settle(
     """Turn a finished restic process into an outcome; forget its snapshot unless complete."""
     repo = feeder.repo
     outcome = RepositoryOutcome(name=repo.repository.name)
+    if feeder.killed:
+        # our SIGKILL left restic's lock behind; it would block every exclusive command
+        # (forget, check, prune) until someone ran `restic unlock` (it is stale: its PID is gone)
+        with contextlib.suppress(ResticError):
+            repo.unlock_stale()
     stdout.seek(0)
     stderr.seek(0)
     summary = parse_backup_output(stdout.read().decode(errors="replace"))

@@ -266,12 +266,17 @@ class _Batch:
     def __init__(self, reader: NodeReader, paths: list[str]):
         self.reader = reader
         self.paths = paths
-        self._start()
+        self._sent = False
+        try:
+            self._start()
+            self._sent = True
+        except reader._retry.retry_exceptions:
+            pass  # the session broke while sending (a member died): result() sends again
 
     def result(self) -> list[ZNode | None]:
         reader = self.reader
         try:
-            nodes = self._collect()
+            nodes = self._collect() if self._sent else reader._retry(self._reread)
         except reader._retry.retry_exceptions:
             # connection lost mid-batch: read the whole batch again once reconnected
             nodes = reader._retry(self._reread)

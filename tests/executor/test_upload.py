@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import BinaryIO
@@ -86,6 +87,23 @@ def test_a_failing_producer_leaves_no_snapshot_in_any_repository(two_repositorie
     assert [o.phase for o in result.outcomes] == ["Failed", "Failed"]
     assert local[0].snapshot_ids() == []
     assert local[1].snapshot_ids() == []
+
+
+def test_an_aborted_backup_leaves_no_lock_in_any_repository(two_repositories) -> None:
+    """The restic processes killed on abort held locks; left behind, those would block the
+    next forget, check or prune."""
+    repos, local = two_repositories
+
+    def fail_once_restic_holds_its_locks(out: BinaryIO) -> int:
+        out.write(PAYLOAD)
+        deadline = time.monotonic() + 30
+        while not all(any((repo.path / "locks").iterdir()) for repo in local):
+            assert time.monotonic() < deadline, "restic never took its lock"
+            time.sleep(0.02)
+        raise ProducerFailed("ZooKeeper went away")
+
+    stream_to_repositories(repos, fail_once_restic_holds_its_locks, tags=["zkstash"], host="zk")
+    assert [list((repo.path / "locks").iterdir()) for repo in local] == [[], []]
 
 
 def test_one_failing_restic_fails_only_its_repository(two_repositories, tmp_path) -> None:

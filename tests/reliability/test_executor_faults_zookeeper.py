@@ -109,6 +109,7 @@ def assert_complete_backup_or_none(
     assert result["repositories"][0]["phase"] == "Failed"
     assert "no snapshot was kept" in result["error"]
     assert repo.snapshot_ids() == []
+    assert list((repo.path / "locks").iterdir()) == []  # nothing blocks the next forget/check
     return "failed"
 
 
