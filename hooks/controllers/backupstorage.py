@@ -243,7 +243,7 @@ def sync(request: SyncRequest) -> dict[str, Any]:
     if found:
         return invalid.composite(request, "NotReady", found)
     if request.finalizing:
-        return finalize(request)
+        return _finalize(request)
     status, children = _status(request, [], _observed_when(request))
     return composite_response(status, children)
 
@@ -252,7 +252,7 @@ def _observed_when(request: SyncRequest) -> str:
     return conditions.observed_time([request.parent, *request.children.list("Job", BATCH_API)])
 
 
-def finalize(request: SyncRequest) -> dict[str, Any]:
+def _finalize(request: SyncRequest) -> dict[str, Any]:
     """Delete keeps the data and finalizes at once; WipeOut waits for the wipe Job."""
     when = _observed_when(request)
     if (request.parent.get("spec") or {}).get("deletionPolicy") != "WipeOut":

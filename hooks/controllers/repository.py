@@ -494,11 +494,11 @@ def sync(request: SyncRequest) -> dict[str, Any]:
         "conditions": conditions.sorted_conditions(status_conditions),
     }
     if request.finalizing:
-        return finalize(request, status, children)
+        return _finalize(request, status, children)
     return composite_response(status, _unique(children))
 
 
-def finalize(
+def _finalize(
     request: SyncRequest, status: dict[str, Any], children: list[dict[str, Any]]
 ) -> dict[str, Any]:
     """Delete the Snapshots first, while this Repository still exists for their finalizers

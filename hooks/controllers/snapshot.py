@@ -347,7 +347,7 @@ def _with_condition(status: dict[str, Any], condition: dict[str, Any]) -> dict[s
     return {**status, "conditions": conditions.sorted_conditions(merged)}
 
 
-def finalize(request: SyncRequest) -> dict[str, Any]:
+def _finalize(request: SyncRequest) -> dict[str, Any]:
     """Delete: finalized at once. WipeOut: finalized once the forget Job has Succeeded."""
     status = observed_status(request)
     spec = request.parent.get("spec") or {}
@@ -411,5 +411,5 @@ def sync(request: SyncRequest) -> dict[str, Any]:
         reached = request.observed_status.get("phase")
         return invalid.composite(request, reached if reached in PHASES else "Pending", found)
     if request.finalizing:
-        return finalize(request)
+        return _finalize(request)
     return composite_response(observed_status(request), [])

@@ -55,6 +55,13 @@ def test_unknown_controller_or_hook_is_404():
     assert client().post("/finalize/backupconfiguration", json=BODY).status_code == 404
 
 
+def test_finalize_is_reached_only_through_sync_which_checks_the_spec_first():
+    # The manifests point finalize at the sync URL (request.finalizing); no other route may
+    # reach a controller's deletion logic without the spec check.
+    for controller in ("backupstorage", "repository", "snapshot"):
+        assert client().post(f"/finalize/{controller}", json=BODY).status_code == 404
+
+
 def test_non_json_and_malformed_requests_are_400():
     app = client()
     assert (
