@@ -51,6 +51,7 @@ class Snapshot:
     hostname: str
     tags: tuple[str, ...]
     paths: tuple[str, ...]
+    tree: str = ""  # id of the snapshot's root tree blob
 
     @classmethod
     def from_json(cls, obj: Mapping[str, object]) -> Snapshot:
@@ -62,6 +63,7 @@ class Snapshot:
             hostname=str(obj.get("hostname", "")),
             tags=tuple(obj.get("tags") or ()),  # type: ignore[arg-type]
             paths=tuple(obj.get("paths") or ()),  # type: ignore[arg-type]
+            tree=str(obj.get("tree", "")),
         )
 
 
@@ -241,6 +243,33 @@ class ResticRepository:
                 f"snapshot {snapshot!r} {problem} in repository {self.repository.name}"
             )
         return matches[0]
+
+    def stream_end(self, snapshot: Snapshot, length: int) -> tuple[bytes, int]:
+        """At least the last `length` bytes of a snapshot's stream (all of it when shorter) and
+        the stream's size. restic 0.14 has no ranged dump, so this reads the snapshot's tree and
+        then the stream's content blobs from the last one back."""
+        tree = json.loads(self._output("cat", "blob", snapshot.tree))
+        nodes = [n for n in tree.get("nodes") or [] if n.get("name") == STREAM_FILENAME]
+        if not nodes:
+            return b"", 0
+        tail = b""
+        for blob in reversed(nodes[0].get("content") or []):
+            if len(tail) >= length:
+                break
+            tail = self._output("cat", "blob", blob) + tail
+        return tail, int(nodes[0].get("size") or 0)
+
+    def _output(self, *args: str) -> bytes:
+        """stdout (bytes) of a read-only restic command run without a lock."""
+        done = subprocess.run(
+            self.command("--no-lock", *args),
+            env=self._env,
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+        )
+        if done.returncode != 0:
+            raise self.error(done.stderr.decode(errors="replace"))
+        return done.stdout
 
     def forget(self, snapshot_ids: Sequence[str], prune: bool = True) -> None:
         """Forget exactly these snapshots (and prune their data)."""

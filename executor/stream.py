@@ -147,6 +147,33 @@ def trailer_check(trailer: dict) -> str:
     ).hexdigest()
 
 
+TRAILER_SEARCH = 4096  # bytes from the end that hold the trailer record (a few hundred)
+
+
+def ends_with_trailer(tail: bytes, size: int) -> bool:
+    """True when `tail`, the last bytes of a `size`-byte stream, ends with an intact trailer
+    record that starts where its byte count says. Only a complete stream ends so; one cut
+    anywhere (restic 0.14 commits truncated stdin) cannot. A cheap look at a stored snapshot
+    that reads only its end; `verify` checks every byte."""
+    lowest = max(len(tail) - TRAILER_SEARCH, 0)
+    for start in range(len(tail) - _RECORD_HEAD.size, lowest - 1, -1):
+        kind, length = _RECORD_HEAD.unpack_from(tail, start)
+        if kind != KIND_TRAILER or length != len(tail) - start - _RECORD_HEAD.size:
+            continue
+        try:
+            trailer = json.loads(tail[start + _RECORD_HEAD.size :])
+        except ValueError:
+            continue
+        if (
+            isinstance(trailer, dict)
+            and set(trailer) == TRAILER_KEYS
+            and trailer[TRAILER_CHECK] == trailer_check(trailer)
+            and trailer["bytes"] == size - (len(tail) - start)
+        ):
+            return True
+    return False
+
+
 def _short(text: str) -> bytes:
     raw = text.encode()
     if len(raw) > 0xFFFF:

@@ -25,12 +25,13 @@ import subprocess
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Generic, TypeVar
 
-from executor.restic import ResticError, ResticRepository, parse_backup_output
+from executor.restic import ResticError, ResticRepository, Snapshot, parse_backup_output
+from executor.stream import TRAILER_SEARCH, ends_with_trailer
 
 CHUNK_BYTES = 1 << 20  # restic reads stdin in large blocks; 1 MiB keeps queue traffic low
 QUEUE_CHUNKS = 8  # per repository: at most 8 MiB buffered ahead of a slow restic
@@ -53,6 +54,9 @@ class RepositoryOutcome:
     snapshot_id: str = ""  # full 64-hex id when Succeeded
     bytes_added: int = 0
     error: str = ""
+    # snapshots of earlier runs holding a cut stream, forgotten by this run
+    forgotten: list[str] = field(default_factory=list)
+    warning: str = ""  # the earlier runs' snapshots could not be checked or forgotten
 
 
 @dataclass
@@ -186,6 +190,35 @@ def unlock_stale_locks(repos: Sequence[ResticRepository]) -> list[ResticError | 
     return each_concurrently(_unlock, repos)
 
 
+def cut_snapshots(repo: ResticRepository, lineage: Sequence[str], host: str) -> list[Snapshot]:
+    """Earlier runs' snapshots (this host, every `lineage` tag) whose stream lacks its trailer:
+    what restic 0.14 commits for a run killed mid-stream when nothing killed restic too.
+    Newest first, down to the newest complete one: every run looks, so older ones were looked
+    at by earlier runs, and a run whose latest snapshot is complete reads only its end."""
+    cut = []
+    listed = [
+        snapshot
+        for snapshot in repo.snapshots(tags=lineage)
+        if snapshot.hostname == host and any(t.startswith(RUN_TAG_PREFIX) for t in snapshot.tags)
+    ]
+    for snapshot in reversed(listed):
+        tail, size = repo.stream_end(snapshot, TRAILER_SEARCH)
+        if ends_with_trailer(tail, size):
+            break
+        cut.append(snapshot)
+    return cut
+
+
+def _forget_cut(outcome: RepositoryOutcome, repo: ResticRepository, found: Future) -> None:
+    try:
+        cut = [s.id for s in found.result() if s.id != outcome.snapshot_id]
+        repo.forget(cut)
+    except ResticError as exc:
+        outcome.warning = f"earlier snapshots could not be checked for cut streams: {exc}"
+        return
+    outcome.forgotten = cut
+
+
 def forget_run(repo: ResticRepository, run_tag: str) -> str:
     """Forget every snapshot carrying `run_tag`; returns "" or a sentence saying why it failed."""
     try:
@@ -248,11 +281,14 @@ def stream_to_repositories(
     tags: Sequence[str],
     host: str,
     on_bytes: Callable[[int], None] | None = None,
+    lineage: Sequence[str] | None = None,
 ) -> UploadResult[T]:
     """Run `produce(stream)` once, its output going into a new snapshot in every repository.
 
     `produce` must raise if the stream it wrote is not complete. restic processes are started
-    before `produce` runs (so they are forked before the producer starts threads).
+    before `produce` runs (so they are forked before the producer starts threads). With
+    `lineage` (the tags earlier runs of the same backup carry), earlier snapshots holding a cut
+    stream are looked for while the stream flows and forgotten afterwards (`cut_snapshots`).
     """
     run_tag = new_run_tag()
     all_tags = [*tags, run_tag]
@@ -266,6 +302,12 @@ def stream_to_repositories(
             outputs.append((stdout, stderr))
         for feeder in feeders:
             feeder.thread.start()
+        # reading earlier snapshots' ends takes a few restic calls: done while the dump runs
+        looking = stack.enter_context(ThreadPoolExecutor(max_workers=len(repos)))
+        found = [
+            looking.submit(cut_snapshots, repo, lineage, host) if lineage is not None else None
+            for repo in repos
+        ]
         fan = FanOut(feeders, on_bytes)
         produced: T | None = None
         producer_error: BaseException | None = None
@@ -285,4 +327,7 @@ def stream_to_repositories(
             return _settle(feeder, stdout, stderr, expected, run_tag)
 
         outcomes = each_concurrently(settle, list(zip(feeders, outputs, strict=True)))
+        for outcome, repo, earlier in zip(outcomes, repos, found, strict=True):
+            if earlier is not None:
+                _forget_cut(outcome, repo, earlier)
     return UploadResult(produced=produced, producer_error=producer_error, outcomes=outcomes)

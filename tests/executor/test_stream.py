@@ -9,6 +9,7 @@ import pytest
 
 from executor.stream import (
     FLAG_EPHEMERAL,
+    TRAILER_SEARCH,
     AclEntry,
     NodeRecord,
     StreamError,
@@ -16,6 +17,7 @@ from executor.stream import (
     StreamWriter,
     decode_node,
     encode_node,
+    ends_with_trailer,
     path_key,
     records,
     verify,
@@ -135,3 +137,19 @@ def test_data_after_the_trailer_is_refused():
 def test_node_outside_the_root_is_refused():
     with pytest.raises(StreamError, match="outside the dump root"):
         verify(io.BytesIO(make_stream(["/app", "/other"], root="/app")))
+
+
+def test_the_end_of_a_complete_stream_shows_its_trailer():
+    assert ends_with_trailer(SAMPLE[-TRAILER_SEARCH:], len(SAMPLE))
+
+
+def test_the_end_of_a_stream_cut_anywhere_shows_no_trailer():
+    """What restic 0.14 commits when the producer dies: any prefix of the stream."""
+    cuts = [SAMPLE[:length] for length in range(len(SAMPLE))]
+    assert not any(ends_with_trailer(cut[-TRAILER_SEARCH:], len(cut)) for cut in cuts)
+
+
+def test_a_trailer_at_the_wrong_offset_is_not_an_end():
+    """A whole stream's bytes inside a longer stream do not end the longer one."""
+    longer = b"x" * 7 + SAMPLE
+    assert not ends_with_trailer(longer, len(longer))
