@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from executor.backends import SpecError, backend_config
 from executor.result import utc_timestamp
 
@@ -62,6 +60,8 @@ def repository_document(name: str, path: str, now: dt.datetime) -> dict:
 
 def dump_yaml(document: Mapping[str, Any]) -> bytes:
     """Block-style YAML, keys in the order given."""
+    import yaml  # imported here: backup and restore never read or write YAML
+
     return yaml.safe_dump(dict(document), sort_keys=False).encode()
 
 
@@ -354,6 +354,8 @@ def with_repository_entry(
 
 def parse_backend_meta(content: bytes, where: str) -> dict[str, Any]:
     """The BackendMeta document in `content`; StorageFileError when it is not one."""
+    import yaml
+
     try:
         document = yaml.safe_load(content)
     except yaml.YAMLError as exc:

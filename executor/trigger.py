@@ -6,20 +6,20 @@ and a dependency tree to the executor image for one request.
 
 Address and credentials are the in-cluster ones (KUBERNETES_SERVICE_HOST/PORT, the service
 account's token and CA). ZKSTASH_API_SERVER overrides the address (plain http is allowed then:
-the local stand-in serves this one endpoint).
+the local stand-in serves the API over plain http).
 """
 
 from __future__ import annotations
 
 import json
 import re
-import ssl
-import urllib.error
-import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import urllib.error
 
 API_GROUP = "core.kubestash.com"
 API_VERSION = "v1alpha1"
@@ -177,6 +177,11 @@ def endpoint_from_environment(
 
 def create_backup_session(endpoint: ApiEndpoint, body: Mapping[str, Any]) -> dict[str, Any]:
     """POST the BackupSession; returns the created object as the server answered it."""
+    # imported here: only `trigger` talks HTTP, and the other commands start faster
+    import ssl
+    import urllib.error
+    import urllib.request
+
     namespace = body["metadata"]["namespace"]
     url = (
         f"{endpoint.base_url}/apis/{API_GROUP}/{API_VERSION}/namespaces/{namespace}/backupsessions"

@@ -260,12 +260,12 @@ def _settle(
         )
     else:
         try:
-            found = [s for s in repo.snapshots(tags=[run_tag]) if s.id.startswith(summary.short_id)]
+            full_id = repo.full_snapshot_id(summary.short_id, run_tag)
         except ResticError as exc:
-            found, outcome.error = [], str(exc)
-        if len(found) == 1:
+            full_id, outcome.error = None, str(exc)
+        if full_id is not None:
             outcome.phase = "Succeeded"
-            outcome.snapshot_id = found[0].id
+            outcome.snapshot_id = full_id
             outcome.bytes_added = summary.data_added
             return outcome
         outcome.error = outcome.error or f"snapshot {summary.short_id} not found after backup"

@@ -13,10 +13,8 @@ from dataclasses import dataclass
 
 from kazoo.client import KazooClient
 from kazoo.protocol.serialization import (
-    MultiHeader,
     int_struct,
     multiheader_struct,
-    read_buffer,
     read_string,
     stat_struct,
     write_string,
@@ -63,29 +61,42 @@ class MultiRead(namedtuple("MultiRead", "ops")):
     @classmethod
     def deserialize(cls, buffer: bytes, offset: int) -> list:
         """Decode the reply: one DataResult / list[str] / ErrorResult per sub-request."""
+        # the hot loop of every dump (one pass per node): struct calls are inlined rather
+        # than going through kazoo's per-field helpers
         results: list = []
-        header, offset = MultiHeader.deserialize(buffer, offset)
-        while not header.done:
-            if header.type == GET_DATA:
-                data, offset = read_buffer(buffer, offset)
-                stat = ZnodeStat._make(stat_struct.unpack_from(buffer, offset))
-                offset += stat_struct.size
-                results.append(DataResult(data, stat))
-            elif header.type == GET_CHILDREN:
-                count = int_struct.unpack_from(buffer, offset)[0]
-                offset += int_struct.size
+        append = results.append
+        header = multiheader_struct.unpack_from
+        length = int_struct.unpack_from
+        stat_of = stat_struct.unpack_from
+        head, stat_size, int_size = multiheader_struct.size, stat_struct.size, int_struct.size
+        kind, done, _ = header(buffer, offset)
+        offset += head
+        while not done:
+            if kind == GET_DATA:
+                (size,) = length(buffer, offset)
+                offset += int_size
+                if size < 0:
+                    data = None
+                else:
+                    data = buffer[offset : offset + size]
+                    offset += size
+                append(DataResult(data, ZnodeStat._make(stat_of(buffer, offset))))
+                offset += stat_size
+            elif kind == GET_CHILDREN:
+                (count,) = length(buffer, offset)
+                offset += int_size
                 children = []
                 for _ in range(max(count, 0)):
                     name, offset = read_string(buffer, offset)
                     children.append(name)
-                results.append(children)
-            elif header.type == ERROR:
-                code = int_struct.unpack_from(buffer, offset)[0]
-                offset += int_struct.size
-                results.append(ErrorResult(code))
+                append(children)
+            elif kind == ERROR:
+                append(ErrorResult(length(buffer, offset)[0]))
+                offset += int_size
             else:
-                raise ValueError(f"unexpected multiRead sub-response type {header.type}")
-            header, offset = MultiHeader.deserialize(buffer, offset)
+                raise ValueError(f"unexpected multiRead sub-response type {kind}")
+            kind, done, _ = header(buffer, offset)
+            offset += head
         return results
 
 

@@ -92,6 +92,7 @@ class RawSession:
         self.addresses = addresses[start:] + addresses[:start]
         self._sock: socket.socket | None = None
         self._buffer = bytearray()
+        self._start = 0  # offset of the first unread byte in _buffer
         self._xid = 0
         self._generation = 0
         self._replies: dict[int, object] = {}
@@ -114,6 +115,7 @@ class RawSession:
                     verify_certs=self.settings.tls_ca is not None,
                 )
                 self._buffer = bytearray()
+                self._start = 0
                 self._handshake()
                 break
             except (OSError, ConnectionLoss) as exc:
@@ -160,18 +162,24 @@ class RawSession:
     # ---- framing ----------------------------------------------------------------------------
     def _frame(self) -> bytes:
         """The next length-prefixed reply frame."""
+        buffer = self._buffer
         while True:
-            if len(self._buffer) >= 4:
-                (length,) = _LENGTH.unpack_from(self._buffer, 0)
-                if len(self._buffer) >= 4 + length:
-                    frame = bytes(self._buffer[4 : 4 + length])
-                    del self._buffer[: 4 + length]
-                    return frame
+            start = self._start
+            if len(buffer) - start >= 4:
+                (length,) = _LENGTH.unpack_from(buffer, start)
+                end = start + 4 + length
+                if len(buffer) >= end:
+                    # move past the frame instead of deleting it: deleting the front of a
+                    # 1 MiB buffer for each small reply copies the rest every time
+                    self._start = end
+                    return bytes(buffer[start + 4 : end])
             assert self._sock is not None
+            del buffer[:start]
+            self._start = 0
             chunk = self._sock.recv(1 << 20)
             if not chunk:
                 raise ConnectionLoss("read session: the server closed the connection")
-            self._buffer += chunk
+            buffer += chunk
 
     # ---- bulk calls ---------------------------------------------------------------------------
     def submit(self, requests: list[tuple[int, bytes, Parser]]) -> Ticket:
