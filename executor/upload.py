@@ -13,7 +13,8 @@ restic 0.14 commits whatever arrived on stdin once stdin closes, even a truncate
 
 The per-repository restic calls around the stream (stale-lock removal before, snapshot lookup
 after) run concurrently too: each is a separate restic process that spends most of its time
-starting up and reaching the backend, so N repositories cost about as much as one.
+starting up and reaching the backend, so N repositories cost about as much as one. Local
+repositories skip both when they can (`ResticRepository.unlock_stale`, `full_snapshot_id`).
 """
 
 from __future__ import annotations
