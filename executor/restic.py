@@ -114,6 +114,7 @@ def explain(stderr: str, repository: str) -> str:
             "signaturedoesnotmatch",
             "signature we calculated does not match",
             "invalidaccesskeyid",
+            "access key id you provided does not exist",  # S3's text for InvalidAccessKeyId
             "access denied",
             "accessdenied",
             "authorizationfailure",

@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from executor.backends import Repository, base_environment
-from executor.restic import ResticError, ResticRepository, SnapshotNotFound, parse_backup_output
+from executor.restic import (
+    ResticError,
+    ResticRepository,
+    SnapshotNotFound,
+    explain,
+    parse_backup_output,
+)
 from tests.infra.s3_fixtures import LocalResticRepository
 
 
@@ -78,3 +84,15 @@ def test_backup_summary_is_read_from_real_json_output(
     with driver(restic_repository) as repo:
         assert repo.resolve(summary.short_id).id.startswith(summary.short_id)
         assert repo.resolve("latest").short_id == summary.short_id
+
+
+def test_an_unknown_s3_access_key_is_named_as_rejected_credentials_not_a_missing_repository():
+    # restic 0.14 adds its "Is there a repository" hint to every failure to open the config
+    stderr = (
+        "Fatal: unable to open config file: Stat: The access key ID you provided does not "
+        "exist in our records.\nIs there a repository at the following location?\n"
+        "s3:http://127.0.0.1:8333/zkstash-test/x\n"
+    )
+    assert explain(stderr, "repository r") == (
+        "the storage of repository r rejected the credentials (check the access keys)"
+    )
