@@ -27,7 +27,8 @@ crds: deps
 	$(PY) -m schemas.crdgen manifests/crds
 
 bench: deps
-	$(PY) -m bench
+	$(PY) -m bench.bench_executor
+	$(PY) -m bench.bench_hooks
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
