@@ -5,6 +5,10 @@ Status follows KubeStash (reference §1.5): targetFound, backends[], repositorie
 dependencies[], sessions[] with SchedulerEnsured/InitialBackupTriggered, ValidationPassed,
 phase Ready/NotReady/Invalid. A spec that fails validation, or a storage/retention policy the
 namespace may not use, makes the phase Invalid and keeps every observed child unchanged.
+
+BackupSessions are pruned to ``sessionHistoryLimit`` by omission, and their Jobs and Pods go
+with them. A Snapshot reads its backup result from those Pods, so a finished session is kept
+past the limit until every Snapshot of it has a terminal phase (see ``awaits_snapshots``).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ STORAGE_API = "storage.kubestash.com/v1alpha1"
 KIND = "BackupConfiguration"
 TRIGGER_CLUSTER_ROLE = "zkstash-trigger"
 TERMINAL_SESSION_PHASES = frozenset({"Succeeded", "Failed", "Skipped"})
+TERMINAL_SNAPSHOT_PHASES = frozenset({"Succeeded", "Failed"})
 RESYNC_NOT_READY_SECONDS = 30
 
 
@@ -45,8 +50,8 @@ RESYNC_NOT_READY_SECONDS = 30
 
 def customize(request: SyncRequest) -> dict[str, Any]:
     """Related objects: storages and retention policies (all namespaces, for references and
-    defaults), the target's AppBinding, our Namespace (usage selectors), the Addons and the
-    trigger Function."""
+    defaults), the target's AppBinding, our Namespace (usage selectors), the Addons, the
+    trigger Function, and the Snapshots of our sessions (pruning waits for them)."""
     # An invalid spec names nothing that can be trusted; sync then only reports the spec.
     spec = {} if invalid.parent_problems(request) else request.parent.get("spec") or {}
     target = spec.get("target") or {}
@@ -67,6 +72,16 @@ def customize(request: SyncRequest) -> dict[str, Any]:
         related_rule("v1", "namespaces", names=[request.namespace]),
         related_rule(jobs.ADDON_API, "addons", names=sorted(addons) or [jobs.DEFAULT_ADDON]),
         related_rule(jobs.ADDON_API, "functions", names=[jobs.FUNCTION_TRIGGER]),
+        # Our Repositories live in our namespace and label their Snapshots with our name.
+        related_rule(
+            STORAGE_API,
+            "snapshots",
+            namespace=request.namespace,
+            match_labels={
+                names.LABEL_INVOKER_KIND: KIND,
+                names.LABEL_INVOKER_NAME: request.name,
+            },
+        ),
     ]
     return customize_response(rules)
 
@@ -405,15 +420,64 @@ def _session_order(obj: Mapping[str, Any]) -> tuple[str, str]:
     return str(meta.get("creationTimestamp") or ""), str(meta.get("name") or "")
 
 
+def _phase(obj: Mapping[str, Any]) -> str:
+    return str((obj.get("status") or {}).get("phase") or "")
+
+
+def awaits_snapshots(
+    backup_session: Mapping[str, Any],
+    session_snapshots: list[dict[str, Any]],
+    repositories: frozenset[str],
+) -> bool:
+    """Whether pruning this finished BackupSession would strand one of its Snapshots.
+
+    A Snapshot reads the backup result from the session's Job and Pods, which are deleted with
+    the session; a Snapshot that is not terminal yet would stay Pending forever. A session
+    that never had a Job (Skipped, or refused before one) has no result to read. A Snapshot
+    the session expects (``status.snapshots[]``) but that is not there yet is waited for too,
+    unless the session has seen all of them (``SnapshotsEnsured``: then a missing one was
+    deleted since) or its Repository is gone (no one will create it).
+    """
+    status = backup_session.get("status") or {}
+    session_conditions = status.get("conditions")
+    if not conditions.is_true(session_conditions, "BackupExecutorEnsured"):
+        return False
+    if any(_phase(s) not in TERMINAL_SNAPSHOT_PHASES for s in session_snapshots):
+        return True
+    if conditions.is_true(session_conditions, "SnapshotsEnsured"):
+        return False
+    present = {str((s.get("metadata") or {}).get("name")) for s in session_snapshots}
+    return any(
+        isinstance(entry, Mapping)
+        and str(entry.get("name")) not in present
+        and str(entry.get("repository")) in repositories
+        for entry in status.get("snapshots") or ()
+    )
+
+
+def snapshots_by_session(snapshots: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Snapshots grouped by the BackupSession they record (their backup-session label)."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for snapshot in snapshots:
+        labels = (snapshot.get("metadata") or {}).get("labels") or {}
+        grouped.setdefault(str(labels.get(names.LABEL_BACKUP_SESSION) or ""), []).append(snapshot)
+    return grouped
+
+
 def kept_backup_sessions(
-    observed: list[dict[str, Any]], history_limits: Mapping[str, int]
+    observed: list[dict[str, Any]],
+    history_limits: Mapping[str, int],
+    snapshots: list[dict[str, Any]],
+    repositories: frozenset[str],
 ) -> list[dict[str, Any]]:
-    """Running sessions plus the newest ``sessionHistoryLimit`` finished ones per session;
-    older finished ones are pruned by leaving them out (their Snapshots live on)."""
+    """Running sessions, the newest ``sessionHistoryLimit`` finished ones per session, and
+    older finished ones whose Snapshots still await their result (``awaits_snapshots``);
+    the rest are pruned by leaving them out (their Snapshots live on)."""
+    by_session = snapshots_by_session(snapshots)
     kept: list[dict[str, Any]] = []
     finished: dict[str, list[dict[str, Any]]] = {}
     for backup_session in observed:
-        phase = str((backup_session.get("status") or {}).get("phase") or "")
+        phase = _phase(backup_session)
         session_name = str((backup_session.get("spec") or {}).get("session") or "")
         if phase in TERMINAL_SESSION_PHASES:
             finished.setdefault(session_name, []).append(backup_session)
@@ -421,8 +485,15 @@ def kept_backup_sessions(
             kept.append(backup_session)
     for session_name, done in finished.items():
         limit = history_limits.get(session_name, 0)
-        if limit > 0:
-            kept += sorted(done, key=_session_order)[-limit:]
+        ordered = sorted(done, key=_session_order)
+        newest = ordered[-limit:] if limit > 0 else []
+        older = ordered[: len(ordered) - len(newest)]
+        kept += newest
+        kept += [
+            s
+            for s in older
+            if awaits_snapshots(s, by_session.get(str(s["metadata"]["name"]), []), repositories)
+        ]
     return sorted(kept, key=_session_order)
 
 
@@ -605,7 +676,14 @@ def sync(request: SyncRequest) -> dict[str, Any]:
     # BackupSessions: adopted/observed ones by history, plus the initial one once Ready.
     history = {str(s.get("name")): int(s.get("sessionHistoryLimit", 1)) for s in sessions}
     observed_sessions = request.children.list("BackupSession", CORE_API)
-    kept = kept_backup_sessions(observed_sessions, history)
+    kept = kept_backup_sessions(
+        observed_sessions,
+        history,
+        request.related.list("Snapshot", STORAGE_API),
+        frozenset(
+            str(r["metadata"]["name"]) for r in request.children.list("Repository", STORAGE_API)
+        ),
+    )
     kept_names = {str(s["metadata"]["name"]) for s in kept}
     children += [as_desired(s) for s in kept]
     for session, entry in zip(sessions, session_entries, strict=True):

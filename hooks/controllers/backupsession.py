@@ -323,9 +323,40 @@ class _Conditions:
         return conditions.sorted_conditions(self.items)
 
 
+def _snapshots_seen(request: SyncRequest, entries: list[Any]) -> bool:
+    """Whether every Snapshot named in ``status.snapshots[]`` is observed."""
+    return all(
+        isinstance(entry, Mapping)
+        and request.related.get("Snapshot", STORAGE_API, str(entry.get("name"))) is not None
+        for entry in entries
+    )
+
+
 def _terminal(request: SyncRequest) -> dict[str, Any]:
-    """A finished session: status carried forward, Jobs left as they are."""
-    return composite_response(request.observed_status, observed_as_desired(request.children))
+    """A finished session: status carried forward, Jobs left as they are.
+
+    One thing still moves: ``SnapshotsEnsured`` turns True once every Snapshot has been seen
+    (a Repository may create one after the backup ended) and then stays True, so the
+    BackupConfiguration can tell a Snapshot not created yet from one deleted since.
+    """
+    status = request.observed_status
+    previous = status.get("conditions")
+    ensured = conditions.find(previous, "SnapshotsEnsured")
+    if ensured is None or conditions.is_true(previous, "SnapshotsEnsured"):
+        return composite_response(status, observed_as_desired(request.children))
+    if not _snapshots_seen(request, list(status.get("snapshots") or ())):
+        return composite_response(status, observed_as_desired(request.children))
+    found = _Conditions(request)
+    found.items = [dict(c) for c in previous or () if isinstance(c, Mapping)]
+    found.add(
+        "SnapshotsEnsured",
+        True,
+        "SuccessfullyEnsuredSnapshots",
+        "Every repository has this session's Snapshot.",
+    )
+    return composite_response(
+        {**status, "conditions": found.sorted()}, observed_as_desired(request.children)
+    )
 
 
 def _problem_response(
@@ -438,9 +469,7 @@ def _run(
             error if phase == "Failed" else "The backup Job finished.",
         )
     snapshots = _snapshot_entries(request, session, outcome.result, outcome.state)
-    snapshots_seen = all(
-        request.related.get("Snapshot", STORAGE_API, s["name"]) is not None for s in snapshots
-    )
+    snapshots_seen = _snapshots_seen(request, snapshots)
     found.add(
         "SnapshotsEnsured",
         snapshots_seen,

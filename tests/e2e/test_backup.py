@@ -183,3 +183,42 @@ def test_failing_backup_is_retried_per_retry_config_then_fails_with_the_executor
     (entry,) = failed["status"]["snapshots"]
     snapshot = kubectl.wait_for("Snapshot", NS, entry["name"], "Failed", timeout=30)
     assert missing in snapshot["status"]["components"]["dump"]["error"]
+
+
+def test_session_past_the_history_limit_stays_until_its_snapshot_has_read_the_result(
+    cluster: Standin,
+    kubectl: Kubectl,
+    zookeeper: ZooKeeperServer,
+    zk_client: KazooClient,
+    zk_root: str,
+    backup_dir: Path,
+) -> None:
+    zktree.seed(zk_client, zk_root, SUPER_USER, SUPER_PASSWORD)
+    # The Snapshot controller lags behind: both backups finish before it reads either result.
+    cluster.metacontroller.hold("zkstash-snapshot")
+    apply_backup_setup(kubectl, zookeeper, backup_dir, root=zk_root, sessionHistoryLimit=1)
+    first = next_session(cluster, kubectl, [])
+    kubectl.wait_for("BackupSession", NS, first, "Succeeded", timeout=90)
+    cluster.fire_cronjob(NS, CRONJOB)
+    second = next_session(cluster, kubectl, [first])
+    kubectl.wait_for("BackupSession", NS, second, "Succeeded", timeout=90)
+    cluster.settle()
+    assert session_names(kubectl) == [first, second]
+
+    cluster.metacontroller.release("zkstash-snapshot")
+    snapshot_names = [
+        kubectl.object("BackupSession", NS, name)["status"]["snapshots"][0]["name"]
+        for name in (first, second)
+    ]
+    snapshots = [
+        kubectl.wait_for("Snapshot", NS, name, "Succeeded", timeout=30) for name in snapshot_names
+    ]
+    (first_result,) = backup_results(kubectl, first)
+    assert restic_id(snapshots[0]) == first_result["repositories"][0]["snapshotId"]
+    assert restic_snapshot_ids(dump_dir(backup_dir)) == {restic_id(s) for s in snapshots}
+    cluster.run_until(
+        lambda: session_names(kubectl) == [second],
+        30,
+        lambda: f"the first session to be pruned; sessions: {session_names(kubectl)}",
+    )
+    assert kubectl.object("Snapshot", NS, snapshot_names[0])["status"]["phase"] == "Succeeded"

@@ -2,6 +2,7 @@
 
 import copy
 
+from hooks import names
 from hooks.controllers import backupconfiguration
 from hooks.protocol import parse_request
 from tests.hooks import world
@@ -257,3 +258,123 @@ def test_customize_asks_for_target_namespace_addons_and_storages():
     assert ("namespaces", ("demo",)) in resources
     assert ("addons", ("zookeeper-addon",)) in resources
     assert ("backupstorages", ()) in resources
+
+
+# --- pruning waits for the Snapshots -------------------------------------------------------
+
+REPO = "s3-zookeeper-repo"
+OLD = f"{BC}-frequent-backup-1726572900"
+NEW = f"{BC}-frequent-backup-1726572960"
+
+
+def finished_session(name, created, ran_job=True, snapshots_ensured=True):
+    """A Succeeded BackupSession as its own controller left it (one Snapshot, in REPO)."""
+    status_conditions = [
+        {"type": "BackupExecutorEnsured", "status": str(ran_job)},
+        {"type": "SnapshotsEnsured", "status": str(snapshots_ensured)},
+    ]
+    return {
+        "apiVersion": "core.kubestash.com/v1alpha1",
+        "kind": "BackupSession",
+        "metadata": {
+            "name": name,
+            "namespace": "demo",
+            "creationTimestamp": created,
+            "labels": {"controller-uid": world.BC_UID},
+        },
+        "spec": {
+            "invoker": {"kind": "BackupConfiguration", "name": BC},
+            "session": "frequent-backup",
+        },
+        "status": {
+            "phase": "Succeeded",
+            "snapshots": [
+                {"name": names.snapshot_name(REPO, name), "phase": "Succeeded", "repository": REPO}
+            ],
+            "conditions": status_conditions,
+        },
+    }
+
+
+def snapshot_of(backup_session, phase):
+    """The Snapshot the Repository made for a session, labelled as Repositories label them."""
+    return {
+        "apiVersion": "storage.kubestash.com/v1alpha1",
+        "kind": "Snapshot",
+        "metadata": {
+            "name": names.snapshot_name(REPO, backup_session),
+            "namespace": "demo",
+            "labels": {
+                names.LABEL_INVOKER_KIND: "BackupConfiguration",
+                names.LABEL_INVOKER_NAME: BC,
+                names.LABEL_BACKUP_SESSION: backup_session,
+            },
+        },
+        "spec": {"repository": REPO, "backupSession": backup_session},
+        "status": {"phase": phase},
+    }
+
+
+def kept_sessions(old_session, snapshots, keep_repository=True):
+    """Which BackupSessions survive a sync with two finished ones and a history limit of 1."""
+    parent, children, _ = settle(world.backup_configuration())
+    base = [
+        c
+        for c in children
+        if c["kind"] != "BackupSession" and (keep_repository or c["kind"] != "Repository")
+    ]
+    sessions = [old_session, finished_session(NEW, "2024-09-17T11:46:00Z")]
+    response = sync(parent, base + sessions, [*related(allowed_from="All"), *snapshots])
+    return [name for kind, name in kinds(response) if kind == "BackupSession"]
+
+
+def test_session_past_the_history_limit_is_kept_while_its_snapshot_is_not_terminal():
+    old = finished_session(OLD, "2024-09-17T11:45:00Z")
+    # The session's own status says Succeeded (from the Job); the Snapshot has not read it yet.
+    assert kept_sessions(old, [snapshot_of(OLD, "Running"), snapshot_of(NEW, "Succeeded")]) == [
+        OLD,
+        NEW,
+    ]
+
+
+def test_session_past_the_history_limit_is_pruned_once_its_snapshot_is_terminal():
+    old = finished_session(OLD, "2024-09-17T11:45:00Z")
+    assert kept_sessions(old, [snapshot_of(OLD, "Succeeded"), snapshot_of(NEW, "Pending")]) == [NEW]
+
+
+def test_session_is_kept_while_a_snapshot_it_expects_is_not_created_yet():
+    old = finished_session(OLD, "2024-09-17T11:45:00Z", snapshots_ensured=False)
+    assert kept_sessions(old, [snapshot_of(NEW, "Succeeded")]) == [OLD, NEW]
+
+
+def test_session_that_saw_its_snapshots_is_pruned_after_retention_deleted_them():
+    old = finished_session(OLD, "2024-09-17T11:45:00Z", snapshots_ensured=True)
+    assert kept_sessions(old, [snapshot_of(NEW, "Succeeded")]) == [NEW]
+
+
+def test_session_is_not_kept_for_a_snapshot_whose_repository_is_gone():
+    old = finished_session(OLD, "2024-09-17T11:45:00Z", snapshots_ensured=False)
+    assert kept_sessions(old, [], keep_repository=False) == [NEW]
+
+
+def test_session_that_never_ran_a_job_is_pruned_although_its_snapshot_is_pending():
+    old = finished_session(OLD, "2024-09-17T11:45:00Z", ran_job=False)
+    old["status"]["phase"] = "Skipped"
+    assert kept_sessions(old, [snapshot_of(OLD, "Pending")]) == [NEW]
+
+
+def test_customize_relates_the_snapshots_of_this_configurations_sessions():
+    body = world.sync_body("backupconfiguration", world.backup_configuration())
+    rules = backupconfiguration.customize(parse_request(body))["relatedResources"]
+    (rule,) = [r for r in rules if r["resource"] == "snapshots"]
+    assert rule == {
+        "apiVersion": "storage.kubestash.com/v1alpha1",
+        "resource": "snapshots",
+        "namespace": "demo",
+        "labelSelector": {
+            "matchLabels": {
+                "kubestash.com/invoker-kind": "BackupConfiguration",
+                "kubestash.com/invoker-name": BC,
+            }
+        },
+    }

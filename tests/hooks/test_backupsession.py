@@ -362,3 +362,44 @@ def test_a_terminal_snapshot_phase_is_kept_in_the_session_status():
     done = [observed_snapshot("repo-a", "Failed"), observed_snapshot("repo-b", "Succeeded")]
     response = sync(backup_session(), [observed_job], world_objects(extra=[pod, *done]))
     assert [s["phase"] for s in response["status"]["snapshots"]] == ["Failed", "Succeeded"]
+
+
+def finished_without_snapshots():
+    """A session that Succeeded before the Repositories created its Snapshots, and its Job."""
+    job = child(sync(backup_session()), "Job")
+    observed_job, pod = finished_job(job, "Succeeded")
+    response = sync(backup_session(), [observed_job], world_objects(extra=[pod]))
+    assert condition(response["status"]["conditions"], "SnapshotsEnsured")["status"] == "False"
+    return {**backup_session(), "status": response["status"]}, observed_job, pod
+
+
+def test_finished_session_notes_snapshots_created_after_it_ended():
+    parent, observed_job, pod = finished_without_snapshots()
+    created_late = [observed_snapshot("repo-a", "Pending"), observed_snapshot("repo-b", "Pending")]
+    response = sync(parent, [observed_job], world_objects(extra=[pod, *created_late]))
+    ensured = condition(response["status"]["conditions"], "SnapshotsEnsured")
+    assert ensured["status"] == "True"
+    assert ensured["reason"] == "SuccessfullyEnsuredSnapshots"
+    unchanged = {k: v for k, v in response["status"].items() if k != "conditions"}
+    assert unchanged == {k: v for k, v in parent["status"].items() if k != "conditions"}
+    assert kinds(response) == [("Job", observed_job["metadata"]["name"])]
+
+
+def test_finished_session_keeps_waiting_to_see_a_snapshot_not_created_yet():
+    parent, observed_job, pod = finished_without_snapshots()
+    one_of_two = [observed_snapshot("repo-a", "Pending")]
+    response = sync(parent, [observed_job], world_objects(extra=[pod, *one_of_two]))
+    assert response["status"] == parent["status"]
+
+
+def test_snapshots_ensured_stays_true_once_seen_although_a_snapshot_is_deleted_later():
+    parent, observed_job, pod = finished_without_snapshots()
+    both = [observed_snapshot("repo-a", "Succeeded"), observed_snapshot("repo-b", "Succeeded")]
+    seen = sync(parent, [observed_job], world_objects(extra=[pod, *both]))["status"]
+    retention_deleted_one = [observed_snapshot("repo-b", "Succeeded")]
+    response = sync(
+        {**parent, "status": seen},
+        [observed_job],
+        world_objects(extra=[pod, *retention_deleted_one]),
+    )
+    assert response["status"] == seen

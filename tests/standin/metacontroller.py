@@ -107,6 +107,7 @@ class Metacontroller:
         self._related_rules: dict[WorkItem, tuple[str, list[dict[str, Any]]]] = {}
         self._history: dict[tuple[str, str], _History] = {}
         self._next_resync: dict[str, datetime] = {}
+        self._held: set[str] = set()
         self._lock = threading.RLock()
         store.subscribe(self._on_event)
 
@@ -220,10 +221,24 @@ class Metacontroller:
                 return True
         return False
 
-    def next_due(self) -> datetime | None:
-        """When the earliest queued item or periodic resync is due, if any."""
+    def hold(self, controller_name: str) -> None:
+        """Stop syncing one controller's parents while its queue keeps filling: a controller
+        whose workers lag behind the others. `release` lets the queued syncs run."""
+        if controller_name not in self.controllers:
+            raise KeyError(f"no controller named {controller_name!r} is loaded")
         with self._lock:
-            times = list(self._queue.values()) + list(self._next_resync.values())
+            self._held.add(controller_name)
+
+    def release(self, controller_name: str) -> None:
+        """Let a held controller sync again; everything queued for it meanwhile is due."""
+        with self._lock:
+            self._held.discard(controller_name)
+
+    def next_due(self) -> datetime | None:
+        """When the earliest queued item or periodic resync of a running controller is due."""
+        with self._lock:
+            times = [t for i, t in self._queue.items() if i.controller not in self._held]
+            times += [t for n, t in self._next_resync.items() if n not in self._held]
         return min(times) if times else None
 
     def pending(self) -> int:
@@ -237,7 +252,11 @@ class Metacontroller:
         self._periodic_resyncs(now)
         with self._lock:
             due = sorted(
-                (item for item, when in self._queue.items() if when <= now),
+                (
+                    item
+                    for item, when in self._queue.items()
+                    if when <= now and item.controller not in self._held
+                ),
                 key=lambda i: (self._queue[i], i.controller, str(i.key)),
             )
             for item in due:

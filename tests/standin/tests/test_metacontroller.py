@@ -340,3 +340,23 @@ def test_v1_related_rule_keeps_a_namespaced_parent_to_its_own_namespace(
     standin: Standin, kubectl: Kubectl, hook_double: HookDouble
 ) -> None:
     assert _related_secrets_without_namespace(standin, kubectl, hook_double, "v1") == ["near"]
+
+
+def test_held_controller_syncs_nothing_until_released_then_catches_up(
+    standin: Standin, kubectl: Kubectl, hook_double: HookDouble
+) -> None:
+    hook_double.answer = lambda path, body: (200, {"children": [configmap("cm", {"a": "1"})]})
+    standin.metacontroller.load(composite("hello"))
+    standin.metacontroller.hold("hello")
+    kubectl.apply(hello())
+    standin.settle()
+    assert hook_double.bodies(SYNC) == []
+    assert kubectl.object("ConfigMap", "hello", "cm") is None
+    standin.metacontroller.release("hello")
+    standin.settle()
+    assert kubectl.object("ConfigMap", "hello", "cm")["data"] == {"a": "1"}
+
+
+def test_holding_a_controller_that_is_not_loaded_is_an_error(standin: Standin) -> None:
+    with pytest.raises(KeyError, match="nobody"):
+        standin.metacontroller.hold("nobody")
