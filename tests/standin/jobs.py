@@ -484,8 +484,15 @@ class JobRunner:
             running.log.close()
 
 
+def _last_schedule_at_or_before(schedule: str, moment: datetime) -> datetime:
+    """The latest time of a cron schedule that is not after `moment`."""
+    # croniter's get_prev is strictly before its start; a microsecond on makes it inclusive.
+    return croniter(schedule, moment + timedelta(microseconds=1)).get_prev(datetime)
+
+
 class CronJobRunner:
-    """The CronJob controller: creates Jobs when the (controllable) clock passes a schedule."""
+    """The CronJob controller: creates Jobs when an `advance` of the clock skips over a
+    schedule time (never as real time passes), or on demand with `fire`."""
 
     def __init__(self, store: Store, clock: Clock) -> None:
         self.store = store
@@ -569,24 +576,25 @@ class CronJobRunner:
         return changes
 
     def _due_schedule(self, cronjob: dict[str, Any]) -> datetime | None:
-        """The most recent missed schedule time, or None when nothing is due."""
+        """The most recent missed schedule time, or None when nothing is due.
+
+        Only schedule times that an `advance` of the clock skipped over count: real time
+        passing never fires a CronJob here (tests fire one with `advance` or `fire`).
+        """
         spec = cronjob["spec"]
         status = cronjob.get("status") or {}
         since = parse_rfc3339(
             status.get("lastScheduleTime") or cronjob["metadata"]["creationTimestamp"]
         )
-        now = self.clock.now()
-        schedule = croniter(spec["schedule"], since)
         latest = None
-        for _ in range(100):  # Kubernetes also gives up counting after 100 missed schedules
-            candidate = schedule.get_next(datetime)
-            if candidate > now:
-                break
-            latest = candidate
+        for jump in self.clock.jumps():
+            candidate = _last_schedule_at_or_before(spec["schedule"], jump.end)
+            if candidate > max(jump.start, since) and (latest is None or candidate > latest):
+                latest = candidate
         if latest is None:
             return None
         deadline = spec.get("startingDeadlineSeconds")
-        if deadline is not None and now - latest > timedelta(seconds=deadline):
+        if deadline is not None and self.clock.now() - latest > timedelta(seconds=deadline):
             return None
         return latest
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
+from croniter import croniter
+
+from tests.standin.clock import rfc3339
 from tests.standin.kubectl import Kubectl
 from tests.standin.standin import Standin
 
@@ -168,6 +172,40 @@ def test_cronjob_fires_when_the_clock_passes_its_schedule(
     jobs = kubectl.objects("Job", "hello")
     assert len(jobs) == 1 and jobs[0]["metadata"]["name"].startswith("every-five-")
     assert kubectl.object("CronJob", "hello", "every-five")["status"]["lastScheduleTime"]
+
+
+def test_schedule_times_passed_in_real_time_never_fire(standin: Standin, kubectl: Kubectl) -> None:
+    kubectl.apply(cronjob())
+    # As if the CronJob last ran ten minutes ago: two schedule times have passed since, but
+    # no `advance` skipped over them.
+    stale = kubectl.object("CronJob", "hello", "every-five")
+    stale["status"] = {"lastScheduleTime": rfc3339(standin.clock.now() - timedelta(minutes=10))}
+    standin.store.update_status(stale)
+    standin.settle()
+    assert kubectl.objects("Job", "hello") == []
+
+
+def test_cronjob_fires_only_for_an_advance_that_reaches_its_schedule_time(
+    standin: Standin, kubectl: Kubectl
+) -> None:
+    kubectl.apply(cronjob())
+    now = standin.clock.now()
+    next_time = croniter("*/5 * * * *", now).get_next(datetime)
+    standin.advance(max(0.0, (next_time - now).total_seconds() - 1))
+    standin.settle()
+    assert kubectl.objects("Job", "hello") == []
+    standin.advance(2)
+    (fired,) = kubectl.objects("Job", "hello")
+    scheduled = fired["metadata"]["annotations"]["batch.kubernetes.io/cronjob-scheduled-timestamp"]
+    assert scheduled == rfc3339(next_time)
+
+
+def test_clock_remembers_each_skipped_stretch(standin: Standin) -> None:
+    before = standin.clock.now()
+    standin.clock.advance(90)
+    (jump,) = standin.clock.jumps()
+    assert jump.end - jump.start == timedelta(seconds=90)
+    assert before <= jump.start <= standin.clock.now() - timedelta(seconds=90)
 
 
 def test_suspended_cronjob_does_not_fire(standin: Standin, kubectl: Kubectl) -> None:
