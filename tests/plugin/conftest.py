@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import os
 import subprocess
+import tempfile
 import sys
 import uuid
 from collections.abc import Iterator
@@ -73,7 +74,9 @@ def write_kubeconfig(path: Path, server: str, namespace: str) -> Path:
 
 def run_command(*argv: str, kubeconfig: Path | None = None, cwd: Path | None = None) -> Run:
     """Run a console script of the venv (kubectl-zkstash, kubectl, executor)."""
-    env = {"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(cwd or Path.cwd()), "LANG": "C.UTF-8"}
+    # A private HOME: kubectl writes its discovery cache under $HOME/.kube.
+    home = cwd or (kubeconfig.parent if kubeconfig else Path(tempfile.mkdtemp(prefix="home-")))
+    env = {"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8"}
     if kubeconfig is not None:
         env["KUBECONFIG"] = str(kubeconfig)
     done = subprocess.run(
