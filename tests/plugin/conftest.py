@@ -6,8 +6,8 @@ from __future__ import annotations
 import io
 import os
 import subprocess
-import tempfile
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
