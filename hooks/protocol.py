@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from hooks import related as related_objects
 
 LAST_APPLIED_ANNOTATION = "metacontroller.k8s.io/last-applied-configuration"
@@ -39,6 +41,43 @@ Admission = Callable[[str, str, Mapping[str, Any], tuple[str, str]], str | None]
 
 class InvalidRequest(ValueError):
     """The request body is not a Metacontroller hook request (a protocol error, not user input)."""
+
+
+# orjson reads an integer literal beyond the 64-bit range as a float, silently; such a literal
+# has at least 19 digits in a row (-9223372036854775809), so text with a run that long is read
+# by the standard library instead, which keeps every integer an int. translate+find is a C
+# scan (~40 µs for a 42 KB body); a regular expression for the run takes ten times longer.
+_DIGITS_AS_ZERO = bytes(0 if 0x30 <= byte <= 0x39 else 1 for byte in range(256))
+_LONG_DIGIT_RUN = bytes(19)
+
+
+def decode_json(data: bytes | str) -> Any:
+    """JSON text to Python values, as ``json.loads`` reads it (ints stay ints), only faster.
+
+    orjson does the work; text it refuses or may read differently from the standard library
+    (NaN, non-UTF-8 encodings, integers beyond 64 bits) goes to ``json.loads``. Raises
+    ``ValueError`` for text that is not JSON.
+    """
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    if raw.translate(_DIGITS_AS_ZERO).find(_LONG_DIGIT_RUN) < 0:
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(data)
+
+
+def encode_json(body: Any) -> bytes:
+    """Compact JSON with keys sorted: equal values give byte-identical text (no update loops).
+
+    orjson writes UTF-8 and integers as integers; values it cannot write (integers beyond
+    64 bits, non-string keys) are written by the standard library, so the choice depends on
+    the value alone and the bytes stay stable.
+    """
+    try:
+        return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:
+        return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
 
 def group_key(kind: str, api_version: str) -> str:
@@ -324,8 +363,8 @@ def as_desired(observed: Mapping[str, Any]) -> dict[str, Any]:
     annotation = (metadata.get("annotations") or {}).get(LAST_APPLIED_ANNOTATION)
     if annotation:
         try:
-            applied = json.loads(annotation)
-        except ValueError:
+            applied = decode_json(annotation)
+        except (ValueError, RecursionError):
             applied = None
         if isinstance(applied, dict) and applied.get("kind") and applied.get("apiVersion"):
             return applied
