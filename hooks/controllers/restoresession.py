@@ -3,8 +3,16 @@
 Parent: RestoreSession (core.kubestash.com/v1alpha1). Child: the restore Job. Related: the
 Snapshots and Repository in ``spec.dataSource.namespace``, every BackupStorage (the Repository
 names which one), the target's AppBinding, the BackupConfigurations of the same target (they
-are paused while the restore runs), our Namespace (usagePolicy selectors), the Secrets of our
-namespace (the Job can reference only those), the Addon catalog and the Job's pods.
+are paused while the restore runs), our Namespace (usagePolicy selectors), the Secret the spec
+names (``spec.dataSource.encryptionSecret``), the Addon catalog and the Job's pods.
+
+Secrets: Metacontroller sends a related Secret's data to the hooks, so only the Secret that
+customize can name from the spec is related. The others the Job reads (the storage's
+credentials, the Repository's encryption Secret, the AppBinding's auth and TLS Secrets) are
+named by objects customize cannot see; one that is missing keeps the Job's pod waiting in
+``CreateContainerConfigError`` (``secret "x" not found``), which the status reports (Pending,
+RestoreExecutorEnsured False, reason SecretNotFound, naming the Secret and the field that names
+it) until the Secret appears and the pod starts.
 
 What is restored: ``dataSource.snapshot`` names a Snapshot, or ``latest`` — the newest
 Succeeded Snapshot of ``dataSource.repository`` that records a restic snapshot id (by
@@ -16,7 +24,7 @@ once; a finished result is carried forward from its own status, with the Job kep
 Phases follow KubeStash's condition rules (reference §1.7): Invalid when ValidationPassed is
 False (the spec, or what it names, is wrong: the message names the field); Pending while
 waiting (target AppBinding, Addon, Secrets, a Snapshot still running, a backup of the target
-still running: see ``running_backups``); Running while the Job
+still running: see ``running_backups``; a pod waiting for a Secret); Running while the Job
 runs; Succeeded/Failed from the executor's result once MetricsPushed (the final status is
 written; kube-state-metrics exports it) is True. Observed Jobs are never dropped.
 
@@ -31,7 +39,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from hooks import conditions, jobs, names, usage
+from hooks import conditions, jobs, names, pod_waits, usage
 from hooks.controllers.snapshot import restic_snapshot_id
 from hooks.protocol import (
     SyncRequest,
@@ -202,7 +210,8 @@ def spec_problems(restore: Mapping[str, Any]) -> list[str]:
 
 def customize(request: SyncRequest) -> dict[str, Any]:
     """Related: the data source's Snapshots/Repository, storages, the target's AppBinding and
-    BackupConfigurations, our Namespace and Secrets, the catalog, the restore Job's pods."""
+    BackupConfigurations, our Namespace, the Secrets the spec names, the catalog, the restore
+    Job's pods."""
     source = data_source(request.parent)
     _, target_namespace, target_name = target_of(request.parent)
     addon_name, _ = _addon(request.parent)
@@ -225,6 +234,13 @@ def customize(request: SyncRequest) -> dict[str, Any]:
         if source.repository
         else related_rule(STORAGE_API, "repositories", namespace=source.namespace)
     )
+    # Only Secrets named here are sent (with their data); none named: no Secret rule at all.
+    secret_names = [use.name for use in spec_secret_uses(source)]
+    secret_rules = (
+        [related_rule("v1", "secrets", namespace=request.namespace, names=secret_names)]
+        if secret_names
+        else []
+    )
     return customize_response(
         [
             snapshot_rule,
@@ -241,9 +257,8 @@ def customize(request: SyncRequest) -> dict[str, Any]:
             # A backup of the target that is running holds the restore (running_backups).
             related_rule(CORE_API, "backupsessions", namespace=target_namespace),
             related_rule("v1", "namespaces", names=[request.namespace]),
-            # The Job's Secrets are named by the storage and the AppBinding, which customize
-            # cannot see either; only their existence is read, never their data.
-            related_rule("v1", "secrets", namespace=request.namespace),
+            # Only the existence of a Secret is read, never its data.
+            *secret_rules,
             related_rule(jobs.ADDON_API, "addons", names=[addon_name]),
             related_rule(jobs.ADDON_API, "functions"),
             related_rule(
@@ -460,28 +475,35 @@ class SecretUse:
     named_by: str
 
 
+def spec_secret_uses(source: DataSource) -> list[SecretUse]:
+    """The Secrets the RestoreSession's own spec names (all customize can relate)."""
+    if not source.encryption_secret:
+        return []
+    return [SecretUse(source.encryption_secret, "spec.dataSource.encryptionSecret")]
+
+
 def secret_uses(
-    request: SyncRequest, plan: Resolved, source: DataSource, appbinding: Mapping[str, Any]
+    repository: Mapping[str, Any],
+    storage: Mapping[str, Any],
+    source: DataSource,
+    appbinding: Mapping[str, Any],
 ) -> list[SecretUse]:
     """Every Secret the Job's ``secretKeyRef`` env vars name, with where it is named."""
-    uses: list[SecretUse] = []
-    repo_meta = _mapping(plan.repository.get("metadata"))
-    if source.encryption_secret:
-        uses.append(SecretUse(source.encryption_secret, "spec.dataSource.encryptionSecret"))
-    else:
-        repo_secret = _text(
-            _mapping(_mapping(plan.repository.get("spec")).get("encryptionSecret")).get("name")
-        )
-        if repo_secret:
-            uses.append(
-                SecretUse(
-                    repo_secret,
-                    f"Repository {repo_meta.get('namespace')}/{repo_meta.get('name')}: "
-                    "spec.encryptionSecret",
-                )
+    uses = spec_secret_uses(source)
+    repo_meta = _mapping(repository.get("metadata"))
+    repo_secret = _text(
+        _mapping(_mapping(repository.get("spec")).get("encryptionSecret")).get("name")
+    )
+    if repo_secret and not uses:
+        uses.append(
+            SecretUse(
+                repo_secret,
+                f"Repository {repo_meta.get('namespace')}/{repo_meta.get('name')}: "
+                "spec.encryptionSecret",
             )
-    storage_meta = _mapping(plan.storage.get("metadata"))
-    backend = _mapping(_mapping(plan.storage.get("spec")).get("storage"))
+        )
+    storage_meta = _mapping(storage.get("metadata"))
+    backend = _mapping(_mapping(storage.get("spec")).get("storage"))
     provider = _text(backend.get("provider"))
     settings = _mapping(backend.get(provider))
     storage_secret = _text(settings.get("secretName")) or _text(settings.get("secret"))
@@ -503,11 +525,18 @@ def secret_uses(
     return uses
 
 
+def secret_not_found(namespace: str, use: SecretUse) -> str:
+    """How the status says that a Secret the Job needs is not in its namespace."""
+    return (
+        f"Secret {namespace}/{use.name} not found (named by {use.named_by}); the restore Job "
+        f"runs in namespace {namespace} and can read Secrets only there"
+    )
+
+
 def missing_secrets(request: SyncRequest, uses: list[SecretUse]) -> list[str]:
-    """One sentence per Secret the Job needs that our namespace does not hold."""
+    """One sentence per Secret of ``uses`` (related ones) that our namespace does not hold."""
     return [
-        f"Secret {request.namespace}/{use.name} not found (named by {use.named_by}); the "
-        f"restore Job runs in namespace {request.namespace} and can read Secrets only there"
+        secret_not_found(request.namespace, use)
         for use in uses
         if request.related.get("Secret", "v1", use.name, namespace=request.namespace) is None
     ]
@@ -826,6 +855,13 @@ def _observed_run(request: SyncRequest, state: _Status, job: dict[str, Any]) -> 
         f"restore Job {job_name}{of_snapshot}",
     )
     outcome = jobs.job_outcome(job, request.related.list("Pod", "v1"))
+    waits = pod_waits.config_waits(job, request.related.list("Pod", "v1"))
+    if outcome.state not in TERMINAL and waits:
+        reason, message = _waiting_pod(request, state.source, job, waits)
+        found.add(EXECUTOR_ENSURED, False, reason, message)
+        state.components = {COMPONENT: {"phase": "Pending"}}
+        state.job = job
+        return state.response(observed_as_desired(request.children))
     if outcome.state in TERMINAL:
         incomplete = _text((outcome.result or {}).get("kind")) != "RestoreResult"
         found.add(
@@ -843,6 +879,64 @@ def _observed_run(request: SyncRequest, state: _Status, job: dict[str, Any]) -> 
     state.components = {COMPONENT: component_of(outcome)}
     state.job = job
     return state.response(observed_as_desired(request.children))
+
+
+def _job_secret_uses(
+    request: SyncRequest, source: DataSource, job: Mapping[str, Any]
+) -> list[SecretUse]:
+    """The Secrets an observed restore Job reads, from the objects that name them; objects
+    that are gone by now contribute nothing (the message then names only the Secret)."""
+    pinned = pinned_by_job(job)
+    snapshot = (
+        request.related.get("Snapshot", STORAGE_API, pinned[1], namespace=pinned[0])
+        if pinned
+        else None
+    )
+    repository_name = source.repository or _text(
+        _mapping(_mapping(snapshot).get("spec")).get("repository")
+    )
+    repository = _mapping(
+        request.related.get("Repository", STORAGE_API, repository_name, namespace=source.namespace)
+    )
+    ref = _mapping(_mapping(repository.get("spec")).get("storageRef"))
+    storage = request.related.get(
+        "BackupStorage",
+        STORAGE_API,
+        _text(ref.get("name")),
+        namespace=_text(ref.get("namespace")) or source.namespace,
+    )
+    return secret_uses(repository, _mapping(storage), source, _mapping(_appbinding(request)))
+
+
+def _waiting_pod(
+    request: SyncRequest,
+    source: DataSource,
+    job: Mapping[str, Any],
+    waits: list[pod_waits.ConfigWait],
+) -> tuple[str, str]:
+    """(reason, message) for a restore Job whose pod the kubelet cannot configure."""
+    job_name = _text(_mapping(job.get("metadata")).get("name"))
+    named_by = {use.name: use for use in _job_secret_uses(request, source, job)}
+    missing = [w.missing_secret for w in waits if w.missing_secret]
+    if missing:
+        sentences = [
+            secret_not_found(
+                request.namespace,
+                named_by.get(name) or SecretUse(name, f"the env of restore Job {job_name}"),
+            )
+            for name in dict.fromkeys(missing)
+        ]
+        return (
+            "SecretNotFound",
+            f"{'; '.join(sentences)}; the pod of restore Job {job_name} waits for it "
+            f"({pod_waits.CREATE_CONTAINER_CONFIG_ERROR})",
+        )
+    details = "; ".join(dict.fromkeys(w.message for w in waits))
+    return (
+        pod_waits.CREATE_CONTAINER_CONFIG_ERROR,
+        f"the pod of restore Job {job_name} cannot start: "
+        f"{pod_waits.CREATE_CONTAINER_CONFIG_ERROR}: {details}",
+    )
 
 
 def _blocked(state: _Status, blocked: Blocked, children: list[dict[str, Any]]) -> dict:
@@ -880,7 +974,8 @@ def _plan_and_create(request: SyncRequest, state: _Status) -> dict[str, Any]:
         job = restore_job(request, plan, state.source, appbinding)
     except jobs.JobInputError as problem:
         return _blocked(state, _invalid(str(problem)), kept)
-    missing = missing_secrets(request, secret_uses(request, plan, state.source, appbinding))
+    # Only the spec's Secrets are related; a missing other one shows on the Job's pod.
+    missing = missing_secrets(request, spec_secret_uses(state.source))
     if missing:
         return _blocked(state, Blocked(False, "SecretNotFound", "; ".join(missing)), kept)
     state.found.add(VALIDATION_PASSED, True, "ResourceValidationPassed", "the spec is valid")

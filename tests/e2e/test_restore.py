@@ -117,3 +117,57 @@ def test_restore_in_another_namespace_from_a_repository_in_the_backup_namespace(
     assert [j["metadata"]["ownerReferences"][0]["kind"] for j in restore_jobs] == ["RestoreSession"]
     with zookeeper_client(restore_hosts) as client:
         assert zktree.read_tree(client, zk_root) == before
+
+
+def test_restore_whose_zookeeper_secret_is_missing_waits_naming_it_then_runs_once_it_exists(
+    cluster: Standin,
+    kubectl: Kubectl,
+    zookeeper: ZooKeeperServer,
+    zk_client: KazooClient,
+    zk_root: str,
+    backup_dir: Path,
+    restore_hosts: str,
+) -> None:
+    zktree.seed(zk_client, zk_root, SUPER_USER, SUPER_PASSWORD)
+    before = zktree.read_tree(zk_client, zk_root)
+    apply_backup_setup(kubectl, zookeeper, backup_dir, root=zk_root)
+    session = next_session(cluster, kubectl, [])
+    done = kubectl.wait_for("BackupSession", NS, session, "Succeeded", timeout=90)
+    kubectl.wait_for("Snapshot", NS, done["status"]["snapshots"][0]["name"], "Succeeded", 30)
+
+    other = "restore-here"  # holds the encryption Secret but not the AppBinding's auth Secret
+    kubectl.apply(
+        [
+            objects.namespace(other),
+            objects.encryption_secret(other),
+            objects.appbinding(other, "restored-zookeeper", restore_hosts),
+            objects.restore_session(other, "restored-zookeeper", REPO, source_ns=NS),
+        ]
+    )
+
+    def executor_condition() -> dict | None:
+        restore = kubectl.object("RestoreSession", other, "sample-zookeeper-restore") or {}
+        found = [
+            c
+            for c in (restore.get("status") or {}).get("conditions") or ()
+            if c["type"] == "RestoreExecutorEnsured" and c["reason"] == "SecretNotFound"
+        ]
+        return found[0] if found else None
+
+    waiting = cluster.run_until(executor_condition, 60, "the restore to report the Secret")
+    assert waiting["status"] == "False"
+    assert waiting["message"].startswith(
+        f"Secret {other}/sample-zookeeper-auth not found (named by AppBinding "
+        f"{other}/restored-zookeeper: spec.secret)"
+    )
+    assert kubectl.phase("RestoreSession", other, "sample-zookeeper-restore") == "Pending"
+    (pod,) = kubectl.objects("Pod", other)
+    assert pod["status"]["containerStatuses"][0]["state"]["waiting"] == {
+        "reason": "CreateContainerConfigError",
+        "message": 'secret "sample-zookeeper-auth" not found',
+    }
+
+    kubectl.apply(objects.zookeeper_auth_secret(other))
+    kubectl.wait_for("RestoreSession", other, "sample-zookeeper-restore", "Succeeded", timeout=90)
+    with zookeeper_client(restore_hosts) as client:
+        assert zktree.read_tree(client, zk_root) == before

@@ -2,8 +2,8 @@
 
 Every test builds its request body from the world below: a RestoreSession in ``demo`` restoring
 into the ZooKeeper ``sample-zookeeper``, Snapshots of Repository ``s3-repo`` (in ``demo``, or in
-``prod`` for cross-namespace restores), the shipped Addon catalog and Secrets holding a planted
-value that must never reach a response.
+``prod`` for cross-namespace restores), the shipped Addon catalog and the one Secret customize
+relates (the spec's encryption Secret), holding a planted value that must never reach a response.
 """
 
 from __future__ import annotations
@@ -229,11 +229,9 @@ def namespace_object(name: str, labels: dict[str, str] | None = None) -> dict[st
 
 
 def secrets(namespace: str = NAMESPACE) -> list[dict[str, Any]]:
-    """Every Secret the restore Job reads, each holding the planted value."""
-    return [
-        planted_secret(name, namespace)
-        for name in ("encrypt-secret", "s3-secret", "sample-zookeeper-auth")
-    ]
+    """The Secrets Metacontroller sends: those the spec names (customize relates only these),
+    each holding the planted value."""
+    return [planted_secret("encrypt-secret", namespace)]
 
 
 def world(
@@ -307,6 +305,34 @@ def observed(
 
 def condition(status: dict[str, Any], type_: str) -> dict[str, Any]:
     return next(c for c in status["conditions"] if c["type"] == type_)
+
+
+def waiting_pod(message: str, job_uid: str = "uid-restore-job") -> dict[str, Any]:
+    """The restore Job's pod as the kubelet leaves it when it cannot configure the container
+    (a secretKeyRef naming a missing Secret or key): Pending, CreateContainerConfigError."""
+    pod = terminated_pod("restore-pod", POD_LABELS, "", job_uid)
+    pod["status"] = {
+        "phase": "Pending",
+        "containerStatuses": [
+            {
+                "name": "executor",
+                "ready": False,
+                "restartCount": 0,
+                "image": "executor",
+                "imageID": "",
+                "state": {"waiting": {"reason": "CreateContainerConfigError", "message": message}},
+            }
+        ],
+    }
+    return pod
+
+
+def waiting_for(message: str, parent: dict | None = None, related: list | None = None) -> dict:
+    """A sync with the first sync's Job observed Running and its pod waiting with ``message``."""
+    parent = parent or restore_session()
+    related = world() if related is None else related
+    [job] = observed(the_job(sync(parent, related)), "Running")
+    return sync(parent, [*related, waiting_pod(message)], [job])
 
 
 def first_job() -> dict[str, Any]:
@@ -628,7 +654,7 @@ def test_cross_namespace_restore_denied_by_the_storage_usage_policy_is_invalid()
     assert "'demo'" in message and "Same" in message
 
 
-def test_cross_namespace_restore_needs_the_secrets_in_the_restore_namespace() -> None:
+def test_cross_namespace_restore_needs_the_spec_named_secret_in_the_restore_namespace() -> None:
     related = [o for o in world("prod") if o["kind"] != "Secret"] + secrets("prod")
     response = sync(restore_session({"namespace": "prod"}), related)
     assert response["children"] == []
@@ -636,11 +662,26 @@ def test_cross_namespace_restore_needs_the_secrets_in_the_restore_namespace() ->
     assert status["phase"] == "Pending"
     ensured = condition(status, "RestoreExecutorEnsured")
     assert ensured["status"] == "False" and ensured["reason"] == "SecretNotFound"
-    assert (
-        "Secret demo/encrypt-secret not found (named by spec.dataSource.encryptionSecret)"
-        in (ensured["message"])
+    assert ensured["message"] == (
+        "Secret demo/encrypt-secret not found (named by spec.dataSource.encryptionSecret); "
+        "the restore Job runs in namespace demo and can read Secrets only there"
     )
-    assert "BackupStorage prod/s3-storage: spec.storage.s3.secretName" in ensured["message"]
+
+
+def test_cross_namespace_restore_whose_storage_secret_is_missing_here_waits_naming_it() -> None:
+    parent = restore_session({"namespace": "prod"})
+    response = waiting_for('secret "s3-secret" not found', parent, world("prod"))
+    status = response["status"]
+    assert status["phase"] == "Pending"
+    assert status["components"] == {"dump": {"phase": "Pending"}}
+    ensured = condition(status, "RestoreExecutorEnsured")
+    assert ensured["status"] == "False" and ensured["reason"] == "SecretNotFound"
+    assert ensured["message"].startswith(
+        "Secret demo/s3-secret not found (named by BackupStorage prod/s3-storage: "
+        "spec.storage.s3.secretName); the restore Job runs in namespace demo and can read "
+        "Secrets only there; the pod of restore Job restore-sample-zookeeper-restore-"
+    )
+    assert ensured["message"].endswith(" waits for it (CreateContainerConfigError)")
 
 
 # ----------------------------------------------------------------------------- invalid input
@@ -760,10 +801,51 @@ def test_missing_encryption_secret_waits_and_names_it() -> None:
     )
 
 
+def test_secrets_named_outside_the_spec_are_not_checked_before_the_job() -> None:
+    # s3-secret and sample-zookeeper-auth are not related: the Job is asked for regardless.
+    response = sync(restore_session(), world())
+    assert the_job(response)["metadata"]["namespace"] == "demo"
+    assert condition(response["status"], "RestoreExecutorEnsured")["status"] == "True"
+
+
 def test_missing_zookeeper_auth_secret_names_the_appbinding_field() -> None:
-    response = sync(restore_session(), world(without=("sample-zookeeper-auth",)))
+    response = waiting_for('secret "sample-zookeeper-auth" not found')
+    assert response["status"]["phase"] == "Pending"
+    ensured = condition(response["status"], "RestoreExecutorEnsured")
+    assert ensured["reason"] == "SecretNotFound"
+    assert (
+        "Secret demo/sample-zookeeper-auth not found "
+        "(named by AppBinding demo/sample-zookeeper: spec.secret)" in ensured["message"]
+    )
+    assert response["resyncAfterSeconds"] == 30
+
+
+def test_missing_repository_encryption_secret_names_the_repository_field() -> None:
+    parent = restore_session()
+    del parent["spec"]["dataSource"]["encryptionSecret"]
+    response = waiting_for('secret "repo-encrypt-secret" not found', parent)
     message = condition(response["status"], "RestoreExecutorEnsured")["message"]
-    assert "named by AppBinding demo/sample-zookeeper: spec.secret" in message
+    assert "(named by Repository demo/s3-repo: spec.encryptionSecret)" in message
+
+
+def test_pod_missing_a_key_of_a_secret_shows_the_kubelets_message() -> None:
+    response = waiting_for("couldn't find key password in Secret demo/sample-zookeeper-auth")
+    assert response["status"]["phase"] == "Pending"
+    ensured = condition(response["status"], "RestoreExecutorEnsured")
+    assert ensured["status"] == "False"
+    assert ensured["reason"] == "CreateContainerConfigError"
+    assert ensured["message"].endswith(
+        "cannot start: CreateContainerConfigError: "
+        "couldn't find key password in Secret demo/sample-zookeeper-auth"
+    )
+
+
+def test_job_keeps_running_once_the_missing_secret_appears_and_its_pod_starts() -> None:
+    waiting = waiting_for('secret "s3-secret" not found')
+    status = run("Running", parent=restore_session(status=waiting["status"]))["status"]
+    assert status["phase"] == "Running"
+    ensured = condition(status, "RestoreExecutorEnsured")
+    assert ensured["status"] == "True" and ensured["reason"] == "SuccessfullyEnsuredRestoreExecutor"
 
 
 def test_unfinished_named_snapshot_waits() -> None:
@@ -812,12 +894,23 @@ def test_customize_relates_a_named_snapshot_by_name() -> None:
     assert rules["snapshots"]["names"] == [OLD]
 
 
-def test_customize_relates_target_backups_namespace_and_own_secrets() -> None:
+def test_customize_relates_target_backups_namespace_and_the_spec_named_secret() -> None:
     rules = customize_rules(restore_session({"namespace": "prod"}))
     assert rules["appbindings"]["names"] == ["sample-zookeeper"]
     assert rules["backupconfigurations"]["namespace"] == "demo"
     assert rules["namespaces"]["names"] == ["demo"]
-    assert rules["secrets"]["namespace"] == "demo"
+    assert rules["secrets"] == {
+        "apiVersion": "v1",
+        "resource": "secrets",
+        "namespace": "demo",
+        "names": ["encrypt-secret"],
+    }
+
+
+def test_customize_relates_no_secret_when_the_spec_names_none() -> None:
+    parent = restore_session()
+    del parent["spec"]["dataSource"]["encryptionSecret"]
+    assert "secrets" not in customize_rules(parent)
 
 
 # ----------------------------------------------------------------------------- phase rule

@@ -26,6 +26,7 @@ from tests.standin.clock import Clock, parse_rfc3339, rfc3339
 from tests.standin.podspec import (
     ContainerConfigError,
     ProcessSpec,
+    VolumeSetupError,
     prepare_volumes,
     process_spec,
 )
@@ -336,6 +337,8 @@ class JobRunner:
             spec = process_spec(pod, self._lookup, volumes, termination_file, env)
         except ContainerConfigError as error:
             return self._waiting(pod, container["name"], "CreateContainerConfigError", str(error))
+        except VolumeSetupError:
+            return self._waiting(pod, container["name"], "ContainerCreating")
         executable = shutil.which(spec.argv[0], path=spec.env.get("PATH"))
         if executable is None:
             return self._terminated(
@@ -374,7 +377,9 @@ class JobRunner:
         self.store.update_status(pod)
         return 1
 
-    def _waiting(self, pod: dict[str, Any], container: str, reason: str, message: str) -> int:
+    def _waiting(self, pod: dict[str, Any], container: str, reason: str, message: str = "") -> int:
+        """The pod stays Pending, its container waiting (the kubelet retries each poll)."""
+        waiting = {"reason": reason, **({"message": message} if message else {})}
         status = {
             **(pod.get("status") or {}),
             "phase": "Pending",
@@ -383,7 +388,7 @@ class JobRunner:
                     "name": container,
                     "ready": False,
                     "restartCount": 0,
-                    "state": {"waiting": {"reason": reason, "message": message}},
+                    "state": {"waiting": waiting},
                 }
             ],
         }

@@ -2,7 +2,8 @@
 
 Pure functions: given the pod spec, the Secrets/ConfigMaps it reads and where its volumes live
 on this machine, they produce argv, environment and working directory, or a ContainerConfigError
-(what the kubelet reports as CreateContainerConfigError).
+(what the kubelet reports as CreateContainerConfigError) or a VolumeSetupError (a volume that
+cannot be mounted: the container waits in ContainerCreating).
 """
 
 from __future__ import annotations
@@ -22,6 +23,12 @@ _REFERENCE = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
 
 class ContainerConfigError(Exception):
     """The container cannot be configured (missing Secret or key): CreateContainerConfigError."""
+
+
+class VolumeSetupError(Exception):
+    """A volume cannot be set up (a missing Secret/ConfigMap or hostPath): the kubelet keeps
+    the container waiting in ContainerCreating and reports the reason only as a FailedMount
+    event, never in the pod's status."""
 
 
 @dataclass(frozen=True)
@@ -184,14 +191,18 @@ def prepare_volumes(pod: dict[str, Any], pod_dir: Path, lookup: Lookup) -> dict[
             if volume["hostPath"].get("type") in ("DirectoryOrCreate", None, ""):
                 path.mkdir(parents=True, exist_ok=True)
             elif not path.exists():
-                raise ContainerConfigError(f"hostPath {path} does not exist")
+                raise VolumeSetupError(f'MountVolume.SetUp failed for volume "{name}": {path}')
         elif "secret" in volume or "configMap" in volume:
             kind = "Secret" if "secret" in volume else "ConfigMap"
             source = volume["secret" if kind == "Secret" else "configMap"]
             obj_name = source.get("secretName") or source.get("name", "")
             obj = lookup(kind, namespace, obj_name)
-            if obj is None:
-                raise ContainerConfigError(f'{kind.lower()} "{obj_name}" not found')
+            if obj is None and not source.get("optional"):
+                raise VolumeSetupError(
+                    f'MountVolume.SetUp failed for volume "{name}": '
+                    f'{kind.lower()} "{obj_name}" not found'
+                )
+            obj = obj or {}
             path = pod_dir / "volumes" / name
             path.mkdir(parents=True, exist_ok=True)
             for key in obj.get("data") or {}:

@@ -131,6 +131,49 @@ def test_missing_secret_leaves_the_pod_in_create_container_config_error(
     assert pod_of(kubectl, "nosecret")["status"]["phase"] == "Pending"
 
 
+def test_missing_secret_volume_leaves_the_pod_container_creating_without_a_message(
+    standin: Standin, kubectl: Kubectl
+) -> None:
+    manifest = job("novolume", "true", container={})
+    pod_spec = manifest["spec"]["template"]["spec"]
+    pod_spec["volumes"].append({"name": "tls", "secret": {"secretName": "absent-tls"}})
+    pod_spec["containers"][0]["volumeMounts"].append({"name": "tls", "mountPath": "/tls"})
+    kubectl.apply(manifest)
+
+    def waiting() -> dict[str, Any] | None:
+        pods = kubectl.objects("Pod", "hello")
+        statuses = pods[0].get("status", {}).get("containerStatuses") if pods else None
+        return statuses[0]["state"].get("waiting") if statuses else None
+
+    assert standin.run_until(waiting, 10, "the pod to wait") == {"reason": "ContainerCreating"}
+    assert pod_of(kubectl, "novolume")["status"]["phase"] == "Pending"
+
+
+def test_pod_waiting_for_a_secret_starts_once_the_secret_exists(
+    standin: Standin, kubectl: Kubectl
+) -> None:
+    ref = {"secretKeyRef": {"name": "late", "key": "RESTIC_PASSWORD"}}
+    script = 'printf %s "$P" > /dev/termination-log'
+    kubectl.apply(job("late", script, container={"env": [{"name": "P", "valueFrom": ref}]}))
+
+    def started_or_waiting() -> list[dict[str, Any]]:
+        pods = kubectl.objects("Pod", "hello")
+        return [p for p in pods if (p.get("status") or {}).get("containerStatuses")]
+
+    standin.run_until(started_or_waiting, 10, "the pod to wait for its Secret")
+    kubectl.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "late", "namespace": "hello"},
+            "stringData": {"RESTIC_PASSWORD": "arrived"},
+        }
+    )
+    wait_job(standin, kubectl, "late", "Complete")
+    terminated = pod_of(kubectl, "late")["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert terminated["message"] == "arrived"
+
+
 def test_failing_job_is_retried_up_to_backoff_limit_then_failed(
     standin: Standin, kubectl: Kubectl
 ) -> None:
