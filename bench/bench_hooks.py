@@ -1,12 +1,17 @@
 """Hooks throughput: syncs/s and p99 of the BackupConfiguration hook under gunicorn.
 
-Load: wrk (Debian) with 16 connections, posting one realistic sync request — a
+Load: wrk (Debian) with 16 keep-alive connections, posting one realistic sync request — a
 BackupConfiguration with 3 sessions × 2 repositories and every child observed (6 Repositories,
 3 CronJobs, 3 BackupSessions, ServiceAccount, RoleBinding) plus related storages, policies,
-AppBinding and the addon catalog. Peer in the same run: a trivial Flask echo hook served with
-the same gunicorn settings (the ceiling for a Flask app on this machine). Several runs, median.
+AppBinding and the addon catalog. Peer in the same run: an echo hook (read the JSON body with
+the hooks' own reader and codec, send it back) under the same gunicorn settings — the ceiling
+for "HTTP + JSON" on this machine. Hook and peer runs alternate; medians are reported.
 
-    .venv/bin/python -m bench.bench_hooks [--runs 3] [--seconds 10]
+Besides req/s and latency each run records the CPU time the server's workers and wrk spent per
+request (from /proc and getrusage): unlike req/s it hardly moves when other processes share
+the cores, and 2 cores / (CPU per request) is the rate this machine could reach unshared.
+
+    .venv/bin/python -m bench.bench_hooks [--runs 5] [--seconds 10] [--max-load 1.0]
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import signal
 import socket
 import statistics
@@ -23,24 +29,25 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from flask import Flask, Response, request
-
+from hooks.app import read_json_body, respond
 from hooks.controllers import backupconfiguration
-from hooks.protocol import parse_request
+from hooks.protocol import encode_json, parse_request
 from tests.hooks import world
 
 ROOT = Path(__file__).resolve().parents[1]
 CONNECTIONS = 16
+CORES = os.cpu_count() or 1
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
-echo_app = Flask("echo")
 
-
-@echo_app.post("/sync/echo")
-def echo() -> Response:
-    """The ceiling: parse the JSON body and send it back."""
-    return Response(json.dumps(request.get_json()), mimetype="application/json")
+def echo_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    """The peer: decode the JSON body and send it back, as the hooks server reads and writes."""
+    return respond(start_response, (200, "application/json", encode_json(read_json_body(environ))))
 
 
 def realistic_body() -> dict:
@@ -71,6 +78,33 @@ def realistic_body() -> dict:
     return world.sync_body("backupconfiguration", parent, children, related)
 
 
+@dataclass(frozen=True)
+class Run:
+    """One wrk run against one server."""
+
+    rate: float  # requests/s
+    p50_ms: float
+    p99_ms: float
+    server_cpu_ms: float  # CPU time of the gunicorn workers per request
+    wrk_cpu_ms: float  # CPU time of wrk per request
+    load: float  # 1-minute load average when the run started
+
+
+@dataclass(frozen=True)
+class Target:
+    """A server under test."""
+
+    label: str
+    app_path: str
+    path: str
+
+
+TARGETS = (
+    Target("BackupConfiguration hook", "hooks.app:app", "/sync/backupconfiguration"),
+    Target("echo peer (HTTP + JSON)", "bench.bench_hooks:echo_app", "/sync/echo"),
+)
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -98,67 +132,143 @@ def _serve(app_path: str, port: int, home: str) -> subprocess.Popen[bytes]:
     raise RuntimeError(f"gunicorn for {app_path} did not start")
 
 
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    server.send_signal(signal.SIGTERM)
+    server.wait(timeout=20)
+
+
 def _check(url: str, body: bytes) -> int:
     req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=5) as response:
-        return len(response.read())
+        data = response.read()
+    json.loads(data)
+    return len(data)
 
 
-def _wrk(url: str, body_file: str, seconds: int) -> tuple[float, float]:
-    """(requests/s, p99 ms) from one wrk run; fails on any socket error or non-2xx."""
-    script = Path(body_file).with_suffix(".lua")
-    script.write_text(
-        'wrk.method = "POST"\n'
-        'wrk.headers["Content-Type"] = "application/json"\n'
-        f'local f = io.open("{body_file}", "rb"); wrk.body = f:read("*a"); f:close()\n'
-    )
+def _workers_cpu_seconds(arbiter_pid: int) -> float:
+    """User + system CPU time of the arbiter's live child processes (the workers)."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()  # after "pid (comm)": state, ppid, ...
+        if int(fields[1]) == arbiter_pid:
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / CLOCK_TICKS
+
+
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _latency_ms(out: str, percentile: str) -> float:
+    value, unit = re.search(rf"{percentile}%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def _wrk(url: str, script: Path, seconds: int, arbiter_pid: int) -> Run:
+    """One wrk run; fails on any socket error or non-2xx answer."""
+    load = os.getloadavg()[0]
+    server_before, wrk_before = _workers_cpu_seconds(arbiter_pid), _children_cpu_seconds()
     out = subprocess.run(
         ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "-s", str(script), url],
         check=True,
         capture_output=True,
         text=True,
     ).stdout
+    server_cpu = _workers_cpu_seconds(arbiter_pid) - server_before
+    wrk_cpu = _children_cpu_seconds() - wrk_before
     if "Non-2xx" in out or "Socket errors" in out:
         raise RuntimeError(f"wrk reported errors:\n{out}")
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    value, unit = re.search(r"99%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
-    p99 = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-    return rate, p99
+    return Run(
+        rate=rate,
+        p50_ms=_latency_ms(out, "50"),
+        p99_ms=_latency_ms(out, "99"),
+        server_cpu_ms=server_cpu / requests * 1000,
+        wrk_cpu_ms=wrk_cpu / requests * 1000,
+        load=load,
+    )
+
+
+def _wait_for_load(max_load: float | None, patience: float) -> None:
+    """Wait (up to PATIENCE seconds) until the 1-minute load average is at most MAX_LOAD."""
+    deadline = time.monotonic() + patience
+    while max_load is not None and os.getloadavg()[0] > max_load and time.monotonic() < deadline:
+        time.sleep(5)
+
+
+def _summary(label: str, runs: list[Run]) -> str:
+    def median(values: Iterable[float]) -> float:
+        return statistics.median(list(values))
+
+    cpu = median(r.server_cpu_ms + r.wrk_cpu_ms for r in runs)
+    p50, p99 = median(r.p50_ms for r in runs), median(r.p99_ms for r in runs)
+    return (
+        f"{label:26s} median {median(r.rate for r in runs):6.0f} req/s  "
+        f"p50 {p50:5.2f} ms  p99 {p99:5.2f} ms  "
+        f"CPU/req server {median(r.server_cpu_ms for r in runs):.3f} ms + wrk "
+        f"{median(r.wrk_cpu_ms for r in runs):.3f} ms -> {CORES}-core ceiling "
+        f"{CORES / cpu * 1000:5.0f} req/s\n    runs (req/s / p99 ms / load): "
+        + ", ".join(f"{r.rate:.0f}/{r.p99_ms:.1f}/{r.load:.1f}" for r in runs)
+    )
 
 
 def main() -> None:
-    """Run the benchmark and print one summary line per server."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=3)
+    """Run the benchmark and print one summary per server."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument(
+        "--max-load", type=float, default=None, help="wait before each run until load ≤ this"
+    )
+    parser.add_argument("--load-patience", type=float, default=300, help="longest wait, s")
     args = parser.parse_args()
     body = json.dumps(realistic_body()).encode()
     with tempfile.TemporaryDirectory(prefix="bench-hooks-") as tmp:
-        body_file = os.path.join(tmp, "body.json")
-        Path(body_file).write_bytes(body)
-        targets = [
-            ("BackupConfiguration hook", "hooks.app:app", "/sync/backupconfiguration"),
-            ("Flask echo (peer)", "bench.bench_hooks:echo_app", "/sync/echo"),
-        ]
-        print(f"request {len(body)} B, {CONNECTIONS} connections, {args.runs} × {args.seconds} s")
-        for label, app_path, path in targets:
-            port = _free_port()
-            server = _serve(app_path, port, tmp)
-            try:
-                url = f"http://127.0.0.1:{port}{path}"
-                response_size = _check(url, body)
-                runs = [_wrk(url, body_file, args.seconds) for _ in range(args.runs)]
-            finally:
-                server.send_signal(signal.SIGTERM)
-                server.wait(timeout=20)
-            rates = [r for r, _ in runs]
-            p99s = [p for _, p in runs]
+        body_file = Path(tmp, "body.json")
+        body_file.write_bytes(body)
+        script = Path(tmp, "post.lua")
+        script.write_text(
+            'wrk.method = "POST"\n'
+            'wrk.headers["Content-Type"] = "application/json"\n'
+            f'local f = io.open("{body_file}", "rb"); wrk.body = f:read("*a"); f:close()\n'
+        )
+        servers = {}
+        try:
+            for target in TARGETS:
+                port = _free_port()
+                servers[target] = (_serve(target.app_path, port, tmp), port)
+            sizes = {}
+            for target, (_, port) in servers.items():
+                url = f"http://127.0.0.1:{port}{target.path}"
+                sizes[target] = _check(url, body)
+                for _ in range(50):  # warm the workers (imports, caches)
+                    _check(url, body)
             print(
-                f"{label:28s} median {statistics.median(rates):8.0f} req/s  "
-                f"p99 median {statistics.median(p99s):6.2f} ms  "
-                f"(runs: {', '.join(f'{r:.0f}/{p:.2f}ms' for r, p in runs)};"
-                f" response {response_size} B)"
+                f"request {len(body)} B; responses: hook {sizes[TARGETS[0]]} B, "
+                f"echo {sizes[TARGETS[1]]} B; {CONNECTIONS} connections, "
+                f"{args.runs} × {args.seconds} s each, alternating"
             )
+            runs: dict[Target, list[Run]] = {target: [] for target in TARGETS}
+            for round_number in range(args.runs):
+                order = TARGETS if round_number % 2 == 0 else TARGETS[::-1]
+                for target in order:
+                    server, port = servers[target]
+                    _wait_for_load(args.max_load, args.load_patience)
+                    url = f"http://127.0.0.1:{port}{target.path}"
+                    runs[target].append(_wrk(url, script, args.seconds, server.pid))
+        finally:
+            for server, _ in servers.values():
+                _stop(server)
+        for target in TARGETS:
+            print(_summary(target.label, runs[target]))
 
 
 if __name__ == "__main__":

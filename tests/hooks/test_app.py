@@ -1,5 +1,6 @@
 """The Flask app: routes, status codes, metrics; and once under real gunicorn."""
 
+import http.client
 import json
 import os
 import signal
@@ -71,6 +72,20 @@ def test_non_json_and_malformed_requests_are_400():
     assert app.post("/sync/backupconfiguration", json={"parent": {}}).status_code == 400
 
 
+def test_a_body_sent_as_another_content_type_is_400():
+    response = client().post(
+        "/sync/backupconfiguration", data=json.dumps(BODY), content_type="text/plain"
+    )
+    assert response.status_code == 400
+    assert response.data == b"request body is not JSON\n"
+
+
+def test_a_json_response_carries_its_length_and_type():
+    response = client().post("/sync/backupconfiguration", json=BODY)
+    assert response.headers["Content-Type"] == "application/json"
+    assert int(response.headers["Content-Length"]) == len(response.data)
+
+
 def test_a_bug_in_a_controller_is_a_500_with_a_short_body():
     def broken_sync(request):
         raise KeyError("bug")
@@ -132,6 +147,38 @@ def test_served_by_gunicorn_with_metrics_from_all_workers(tmp_path):
         )
         assert float(line.split()[-1]) == 6.0
         assert not (tmp_path / ".gunicorn").exists()
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=20)
+
+
+def test_gunicorn_keeps_connections_alive_between_hook_calls(tmp_path):
+    # Metacontroller's Go client reuses connections; the server must not close them.
+    port = free_port()
+    env = {**os.environ, "ZKSTASH_HOOKS_BIND": f"127.0.0.1:{port}", "HOME": str(tmp_path)}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "hooks"],
+        cwd=ROOT,
+        env={**env, "ZKSTASH_HOOKS_WORKERS": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_until_serving(f"http://127.0.0.1:{port}/healthz", server)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        data = json.dumps(BODY).encode()
+        headers = {"Content-Type": "application/json"}
+        connection.request("POST", "/sync/backupconfiguration", body=data, headers=headers)
+        first = connection.getresponse()
+        first.read()
+        socket_used = connection.sock
+        connection.request("POST", "/sync/backupconfiguration", body=data, headers=headers)
+        second = connection.getresponse()
+        second.read()
+        assert (first.status, second.status) == (200, 200)
+        assert not first.will_close and connection.sock is socket_used
+        connection.close()
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=20)
