@@ -12,6 +12,7 @@ request (from /proc and getrusage): unlike req/s it hardly moves when other proc
 the cores, and 2 cores / (CPU per request) is the rate this machine could reach unshared.
 
     .venv/bin/python -m bench.bench_hooks [--runs 5] [--seconds 10] [--max-load 1.0]
+        [--gunicorn "-k sync"]  # other server settings, for both servers
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import json
 import os
 import re
 import resource
+import shlex
 import signal
 import socket
 import statistics
@@ -111,11 +113,11 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _serve(app_path: str, port: int, home: str) -> subprocess.Popen[bytes]:
+def _serve(app_path: str, port: int, home: str, extra: list[str]) -> subprocess.Popen[bytes]:
     env = {**os.environ, "ZKSTASH_HOOKS_BIND": f"127.0.0.1:{port}", "HOME": home}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "hooks/gunicorn.conf.py", app_path],
+        [sys.executable, "-m", "gunicorn", "-c", "hooks/gunicorn.conf.py", *extra, app_path],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -229,6 +231,11 @@ def main() -> None:
         "--max-load", type=float, default=None, help="wait before each run until load ≤ this"
     )
     parser.add_argument("--load-patience", type=float, default=300, help="longest wait, s")
+    parser.add_argument(
+        "--gunicorn",
+        default="",
+        help="extra gunicorn options for both servers, e.g. '-k sync' or '--threads 4'",
+    )
     args = parser.parse_args()
     body = json.dumps(realistic_body()).encode()
     with tempfile.TemporaryDirectory(prefix="bench-hooks-") as tmp:
@@ -244,7 +251,8 @@ def main() -> None:
         try:
             for target in TARGETS:
                 port = _free_port()
-                servers[target] = (_serve(target.app_path, port, tmp), port)
+                extra = shlex.split(args.gunicorn)
+                servers[target] = (_serve(target.app_path, port, tmp, extra), port)
             sizes = {}
             for target, (_, port) in servers.items():
                 url = f"http://127.0.0.1:{port}{target.path}"
@@ -254,7 +262,8 @@ def main() -> None:
             print(
                 f"request {len(body)} B; responses: hook {sizes[TARGETS[0]]} B, "
                 f"echo {sizes[TARGETS[1]]} B; {CONNECTIONS} connections, "
-                f"{args.runs} × {args.seconds} s each, alternating"
+                f"{args.runs} × {args.seconds} s each, alternating; "
+                f"gunicorn -c hooks/gunicorn.conf.py {args.gunicorn}".rstrip()
             )
             runs: dict[Target, list[Run]] = {target: [] for target in TARGETS}
             for round_number in range(args.runs):

@@ -2,13 +2,14 @@
 
 Environment: ``ZKSTASH_HOOKS_BIND`` (default 127.0.0.1:8080; the container sets 0.0.0.0:8080),
 ``ZKSTASH_HOOKS_WORKERS`` (default 2, one per core: hooks are CPU-bound pure functions),
-``ZKSTASH_HOOKS_THREADS`` (default 1 per worker).
+``ZKSTASH_HOOKS_THREADS`` (default 2 per worker).
 
 Why these settings (measured in bench/RESULTS.md, "Hooks"):
 - ``gthread`` keeps connections alive, as Metacontroller's Go client expects; the ``sync``
   worker closes every connection after one request.
-- One thread per worker: a hook is pure CPU work under the GIL, so a second thread adds no
-  throughput, only interleaving (a request can wait a 5 ms GIL switch interval).
+- Two threads per worker: a gthread worker's main thread hands each request to the pool; with
+  one pool thread every hand-off waits on it (0.15 ms more CPU per request, fewer syncs/s);
+  with four or more, CPU-bound requests interleave under the GIL and the p99 doubles.
 - ``reuse_port``: each worker listens on its own SO_REUSEPORT socket, so the kernel spreads
   connections over the workers by address hash. On one shared socket, whichever worker wakes
   first accepts: 16 connections landed 1/15 or even 16/0, leaving a core idle while the
@@ -22,7 +23,7 @@ import tempfile
 bind = os.environ.get("ZKSTASH_HOOKS_BIND", "127.0.0.1:8080")
 workers = int(os.environ.get("ZKSTASH_HOOKS_WORKERS", "2"))
 worker_class = "gthread"
-threads = int(os.environ.get("ZKSTASH_HOOKS_THREADS", "1"))
+threads = int(os.environ.get("ZKSTASH_HOOKS_THREADS", "2"))
 reuse_port = True
 keepalive = 5
 timeout = 30
