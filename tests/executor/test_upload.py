@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -94,16 +95,26 @@ def test_an_aborted_backup_leaves_no_lock_in_any_repository(two_repositories) ->
     next forget, check or prune."""
     repos, local = two_repositories
 
+    def held_locks(repo) -> list[str]:
+        # restic names a lock file by its 64-hex id once written; "<id>-tmp-N" is a half-written
+        # file restic itself ignores, so it is neither a lock nor something to wait for.
+        return restic_ids(" ".join(p.name for p in (repo.path / "locks").iterdir()))
+
     def fail_once_restic_holds_its_locks(out: BinaryIO) -> int:
         out.write(PAYLOAD)
         deadline = time.monotonic() + 30
-        while not all(any((repo.path / "locks").iterdir()) for repo in local):
+        while not all(held_locks(repo) for repo in local):
             assert time.monotonic() < deadline, "restic never took its lock"
-            time.sleep(0.02)
+            time.sleep(0.05)
         raise ProducerFailed("ZooKeeper went away")
 
     stream_to_repositories(repos, fail_once_restic_holds_its_locks, tags=["zkstash"], host="zk")
-    assert [list((repo.path / "locks").iterdir()) for repo in local] == [[], []]
+    assert [held_locks(repo) for repo in local] == [[], []]
+
+
+def restic_ids(listing: str) -> list[str]:
+    """The 64-hex ids in a ``restic list`` output."""
+    return [word for word in listing.split() if re.fullmatch("[0-9a-f]{64}", word)]
 
 
 def test_one_failing_restic_fails_only_its_repository(two_repositories, tmp_path) -> None:
