@@ -85,6 +85,9 @@ def answer(handler: Handler, hook: str, controller: str, body: Any) -> Answer:
         parsed = parse_request(body)
     except InvalidRequest as problem:
         return _error(f"bad {hook} request: {problem}", 400)
+    except Exception:
+        log.exception("%s request of %s could not be read", hook, controller)
+        return _error(f"internal error reading the {controller} {hook} request", 500)
     try:
         return 200, JSON, encode_json(handler(parsed))
     except Exception:

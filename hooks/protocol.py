@@ -176,7 +176,9 @@ def _split_key(key: str) -> tuple[str, str]:
 
 
 def _address(obj: Mapping[str, Any], wire_name: str, default_namespace: str) -> tuple[str, str]:
-    metadata = obj.get("metadata") or {}
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, Mapping):
+        metadata = {}  # a malformed object is still addressed by its wire key
     name = metadata.get("name")
     namespace = metadata.get("namespace")
     if name is None:

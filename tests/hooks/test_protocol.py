@@ -65,6 +65,13 @@ def test_v2_key_without_metadata_namespace_falls_back_to_key():
     assert request.related.get("ConfigMap", "v1", "cm-1", namespace="source-ns") is not None
 
 
+def test_related_object_with_malformed_metadata_is_addressed_by_its_key():
+    body = sample("composite_v2_sync_request.json")
+    body["related"]["ConfigMap.v1"]["source-ns/cm-1"]["metadata"] = "not an object"
+    request = parse_request(body)
+    assert request.related.get("ConfigMap", "v1", "cm-1", namespace="source-ns") is not None
+
+
 @pytest.mark.parametrize(
     "body",
     [[], {"parent": {}}, {"controller": {}}, {"controller": {}, "parent": {}, "children": []}],
