@@ -200,7 +200,8 @@ def test_sessions_expired_mid_dump_give_an_exact_snapshot_or_none(
     server, root = fast_expiring_zookeeper, "/expiry"
     client = super_client(server.hosts)
     try:
-        seed_wide_tree(client, root, PARENTS, CHILDREN)
+        # Five times the usual tree: the dump must still be reading when the server freezes.
+        seed_wide_tree(client, root, 5 * PARENTS, CHILDREN)
     finally:
         client.stop()
         client.close()
