@@ -9,9 +9,11 @@ for "HTTP + JSON" on this machine. Hook and peer runs alternate; medians are rep
 
 Besides req/s and latency each run records the CPU time the server's workers and wrk spent per
 request (from /proc and getrusage): unlike req/s it hardly moves when other processes share
-the cores, and 2 cores / (CPU per request) is the rate this machine could reach unshared.
+the cores, and 2 cores / (CPU per request) is the rate this machine could reach unshared. It
+also records how many cores other processes kept busy during the run (all busy CPU time in
+/proc/stat less ours); ``--max-busy`` waits for a quiet machine before each run.
 
-    .venv/bin/python -m bench.bench_hooks [--runs 5] [--seconds 10] [--max-load 1.0]
+    .venv/bin/python -m bench.bench_hooks [--runs 5] [--seconds 10] [--max-busy 0.3]
         [--gunicorn "-k sync"]  # other server settings, for both servers
 """
 
@@ -90,6 +92,7 @@ class Run:
     server_cpu_ms: float  # CPU time of the gunicorn workers per request
     wrk_cpu_ms: float  # CPU time of wrk per request
     load: float  # 1-minute load average when the run started
+    others: float  # cores other processes kept busy during the run
 
 
 @dataclass(frozen=True)
@@ -163,6 +166,13 @@ def _workers_cpu_seconds(arbiter_pid: int) -> float:
     return total / CLOCK_TICKS
 
 
+def _system_busy_seconds() -> float:
+    """CPU time every process on the machine has spent (all cores, from /proc/stat)."""
+    ticks = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    # user nice system idle iowait irq softirq steal; guest time is counted in user already.
+    return (sum(ticks) - ticks[3] - ticks[4]) / CLOCK_TICKS
+
+
 def _children_cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -177,12 +187,15 @@ def _wrk(url: str, script: Path, seconds: int, arbiter_pid: int) -> Run:
     """One wrk run; fails on any socket error or non-2xx answer."""
     load = os.getloadavg()[0]
     server_before, wrk_before = _workers_cpu_seconds(arbiter_pid), _children_cpu_seconds()
+    busy_before, started = _system_busy_seconds(), time.monotonic()
     out = subprocess.run(
         ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "-s", str(script), url],
         check=True,
         capture_output=True,
         text=True,
     ).stdout
+    busy = _system_busy_seconds() - busy_before
+    elapsed = time.monotonic() - started
     server_cpu = _workers_cpu_seconds(arbiter_pid) - server_before
     wrk_cpu = _children_cpu_seconds() - wrk_before
     if "Non-2xx" in out or "Socket errors" in out:
@@ -196,14 +209,24 @@ def _wrk(url: str, script: Path, seconds: int, arbiter_pid: int) -> Run:
         server_cpu_ms=server_cpu / requests * 1000,
         wrk_cpu_ms=wrk_cpu / requests * 1000,
         load=load,
+        others=max(0.0, busy - server_cpu - wrk_cpu) / elapsed,
     )
 
 
-def _wait_for_load(max_load: float | None, patience: float) -> None:
-    """Wait (up to PATIENCE seconds) until the 1-minute load average is at most MAX_LOAD."""
+def _busy_cores(seconds: float = 2.0) -> float:
+    """Cores busy over the next SECONDS (our servers idle meanwhile: other processes' use)."""
+    before = _system_busy_seconds()
+    time.sleep(seconds)
+    return (_system_busy_seconds() - before) / seconds
+
+
+def _wait_for_quiet(max_busy: float | None, patience: float) -> None:
+    """Wait (up to PATIENCE seconds) until other processes keep at most MAX_BUSY cores busy.
+
+    The load average would not do: it still counts the previous run for a minute."""
     deadline = time.monotonic() + patience
-    while max_load is not None and os.getloadavg()[0] > max_load and time.monotonic() < deadline:
-        time.sleep(5)
+    while max_busy is not None and _busy_cores() > max_busy and time.monotonic() < deadline:
+        pass
 
 
 def _summary(label: str, runs: list[Run]) -> str:
@@ -217,8 +240,9 @@ def _summary(label: str, runs: list[Run]) -> str:
         f"p50 {p50:5.2f} ms  p99 {p99:5.2f} ms  "
         f"CPU/req server {median(r.server_cpu_ms for r in runs):.3f} ms + wrk "
         f"{median(r.wrk_cpu_ms for r in runs):.3f} ms -> {CORES}-core ceiling "
-        f"{CORES / cpu * 1000:5.0f} req/s\n    runs (req/s / p99 ms / load): "
-        + ", ".join(f"{r.rate:.0f}/{r.p99_ms:.1f}/{r.load:.1f}" for r in runs)
+        f"{CORES / cpu * 1000:5.0f} req/s\n    runs (req/s / p99 ms / load average / cores "
+        "busy with other processes): "
+        + ", ".join(f"{r.rate:.0f}/{r.p99_ms:.1f}/{r.load:.1f}/{r.others:.2f}" for r in runs)
     )
 
 
@@ -228,9 +252,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument(
-        "--max-load", type=float, default=None, help="wait before each run until load ≤ this"
+        "--max-busy",
+        type=float,
+        default=None,
+        help="before each run, wait until other processes keep at most this many cores busy",
     )
-    parser.add_argument("--load-patience", type=float, default=300, help="longest wait, s")
+    parser.add_argument("--patience", type=float, default=300, help="longest wait, s")
     parser.add_argument(
         "--gunicorn",
         default="",
@@ -270,7 +297,7 @@ def main() -> None:
                 order = TARGETS if round_number % 2 == 0 else TARGETS[::-1]
                 for target in order:
                     server, port = servers[target]
-                    _wait_for_load(args.max_load, args.load_patience)
+                    _wait_for_quiet(args.max_busy, args.patience)
                     url = f"http://127.0.0.1:{port}{target.path}"
                     runs[target].append(_wrk(url, script, args.seconds, server.pid))
         finally:

@@ -8,8 +8,9 @@ Why these settings (measured in bench/RESULTS.md, "Hooks"):
 - ``gthread`` keeps connections alive, as Metacontroller's Go client expects; the ``sync``
   worker closes every connection after one request.
 - Two threads per worker: a gthread worker's main thread hands each request to the pool; with
-  one pool thread every hand-off waits on it (0.15 ms more CPU per request, fewer syncs/s);
-  with four or more, CPU-bound requests interleave under the GIL and the p99 doubles.
+  one pool thread every hand-off waits on it (0.08 ms more CPU per request on a quiet machine,
+  0.2 ms under load: 8-15 % fewer syncs/s); with three or more, CPU-bound requests interleave
+  under the GIL and the p99 grows by half or doubles.
 - ``reuse_port``: each worker listens on its own SO_REUSEPORT socket, so the kernel spreads
   connections over the workers by address hash. On one shared socket, whichever worker wakes
   first accepts: 16 connections landed 1/15 or even 16/0, leaving a core idle while the
