@@ -90,7 +90,7 @@ def test_restore_killed_mid_apply_then_run_again_gives_the_exact_tree(
     again = run_executor(*args, env=env(restic_repository))
     assert again.code == 0, again.result
     counts = again.result["znodes"]
-    assert counts["skipped"] >= FAULT_AT  # what the killed run wrote is kept, not redone
+    assert counts["skipped"] > 0  # what the killed run committed is kept, not redone
     assert counts["created"] + counts["skipped"] == again.result["stream"]["znodes"]
     expected = stream_tree(restic_repository.dump(snapshot_id, "/" + STREAM_FILENAME))
     assert zookeeper_tree(seeded_zookeeper.hosts, zk_root) == expected
