@@ -10,7 +10,6 @@ to the termination message; ``job_outcome`` reads it back.
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -19,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from hooks import names
+from hooks.json_values import canonical_json, json_copy
 from hooks.protocol import ObjectIndex
 
 ADDON_API = "addons.kubestash.com/v1alpha1"
@@ -110,7 +110,7 @@ def param_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (dict, list)):
-        return json.dumps(value, sort_keys=True, separators=(",", ":"))
+        return canonical_json(value)
     return "" if value is None else str(value)
 
 
@@ -273,11 +273,7 @@ def repository_target(
     ``storage`` is the BackupStorage's ``spec.storage``; only the secret's *name* is in it.
     """
     provider = str(storage.get("provider") or "")
-    spec = json.dumps(
-        {"name": name, "storage": storage, "path": path, "envPrefix": prefix},
-        sort_keys=True,
-        separators=(",", ":"),
-    )
+    spec = canonical_json({"name": name, "storage": storage, "path": path, "envPrefix": prefix})
     env: list[dict[str, Any]] = []
     backend = storage.get(provider) or {}
     secret_name = backend.get("secretName") or backend.get("secret")
@@ -292,9 +288,7 @@ def repository_target(
     mounts: tuple[dict[str, Any], ...] = ()
     if provider == "local":
         volume_name = f"storage-{prefix.rstrip('_').lower()}"
-        source = {
-            k: copy.deepcopy(v) for k, v in backend.items() if k not in _LOCAL_NON_VOLUME_FIELDS
-        }
+        source = {k: json_copy(v) for k, v in backend.items() if k not in _LOCAL_NON_VOLUME_FIELDS}
         volumes = ({"name": volume_name, **source},)
         mount: dict[str, Any] = {"name": volume_name, "mountPath": str(backend.get("mountPath"))}
         if backend.get("subPath"):
@@ -335,7 +329,7 @@ _POD_FIELDS = (
 
 def _merged_security(default: Mapping[str, Any], user: Mapping[str, Any] | None) -> dict[str, Any]:
     """Restricted defaults under the user's explicit settings (an explicit root user wins)."""
-    merged = {**copy.deepcopy(dict(default)), **copy.deepcopy(dict(user or {}))}
+    merged = {**json_copy(dict(default)), **json_copy(dict(user or {}))}
     if merged.get("runAsUser") == 0 and "runAsNonRoot" not in (user or {}):
         del merged["runAsNonRoot"]
     return merged
@@ -353,13 +347,13 @@ def pod_from_template(
     """
     template = template or {}
     user = template.get("spec") or {}
-    pod_metadata = copy.deepcopy(dict(template.get("metadata") or {}))
+    pod_metadata = json_copy(dict(template.get("metadata") or {}))
     if user.get("resources"):
-        container["resources"] = copy.deepcopy(user["resources"])
+        container["resources"] = json_copy(user["resources"])
     if user.get("env"):
-        container["env"] = container["env"] + copy.deepcopy(list(user["env"]))
+        container["env"] = container["env"] + json_copy(list(user["env"]))
     if user.get("volumeMounts"):
-        container["volumeMounts"] = container["volumeMounts"] + copy.deepcopy(
+        container["volumeMounts"] = container["volumeMounts"] + json_copy(
             list(user["volumeMounts"])
         )
     container["securityContext"] = _merged_security(
@@ -372,11 +366,11 @@ def pod_from_template(
         "restartPolicy": "Never",
         "securityContext": pod_security,
         "containers": [container],
-        "volumes": volumes + copy.deepcopy(list(user.get("volumes") or ())),
+        "volumes": volumes + json_copy(list(user.get("volumes") or ())),
     }
     for key in _POD_FIELDS:
         if user.get(key) not in (None, "", [], {}):
-            spec[key] = copy.deepcopy(user[key])
+            spec[key] = json_copy(user[key])
     return pod_metadata, spec
 
 
@@ -407,7 +401,7 @@ class JobRequest:
 def _unique_by(items: Iterable[Mapping[str, Any]], key: str) -> list[dict[str, Any]]:
     seen: dict[str, dict[str, Any]] = {}
     for item in items:
-        seen.setdefault(str(item.get(key)), copy.deepcopy(dict(item)))
+        seen.setdefault(str(item.get(key)), json_copy(dict(item)))
     return list(seen.values())
 
 
@@ -426,7 +420,7 @@ def executor_job(request: JobRequest) -> dict[str, Any]:
         plain_env("TMPDIR", SCRATCH_DIR),
         plain_env("HOME", SCRATCH_DIR),
         plain_env("RESTIC_CACHE_DIR", f"{SCRATCH_DIR}/restic-cache"),
-        *(copy.deepcopy(dict(e)) for e in request.env),
+        *(json_copy(dict(e)) for e in request.env),
     ]
     mounts = _unique_by(
         [{"name": SCRATCH_VOLUME, "mountPath": SCRATCH_DIR}, *request.volume_mounts], "mountPath"

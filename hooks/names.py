@@ -8,11 +8,12 @@ first half (rounded up) and the last half of the characters and trims dashes.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
+
+from hooks.json_values import canonical_json
 
 DNS1123_LABEL_MAX = 63
 CRONJOB_NAME_MAX = 52  # CronJob names leave room for the Job's time suffix
@@ -92,9 +93,9 @@ def auto_backup_configuration_name(target_kind: str, target_name: str) -> str:
 
 
 def stable_hash(inputs: Any, length: int = 8) -> str:
-    """A short hash of JSON-able inputs, stable across processes and key orders."""
-    canonical = json.dumps(inputs, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()[:length]
+    """A short hash of JSON-able inputs, stable across processes and key orders (and across
+    releases: ``canonical_json`` keeps the bytes every existing name was hashed from)."""
+    return hashlib.sha256(canonical_json(inputs).encode()).hexdigest()[:length]
 
 
 def hashed_job_name(prefix: str, name: str, spec_inputs: Any) -> str:

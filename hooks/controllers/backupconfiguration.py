@@ -13,7 +13,6 @@ past the limit until every Snapshot of it has a terminal phase (see ``awaits_sna
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,11 +23,13 @@ from typing import Any
 from croniter import croniter
 
 from hooks import conditions, invalid, jobs, names, usage, validity
+from hooks.json_values import canonical_json, json_copy
 from hooks.protocol import (
     SyncRequest,
     as_desired,
     composite_response,
     customize_response,
+    decode_json,
     observed_as_desired,
     related_rule,
 )
@@ -112,16 +113,14 @@ def _namespace_labels(request: SyncRequest) -> dict[str, str]:
     return dict(((namespace or {}).get("metadata") or {}).get("labels") or {})
 
 
-def _dicts(value: Any) -> list[dict[str, Any]]:
-    """The mappings in a list (anything else yields nothing): defaulting runs before
-    validation, so it must tolerate any shape and leave the reporting to validation."""
-    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+def _with_default_backends(spec: Mapping[str, Any], request: SyncRequest) -> dict[str, Any]:
+    """Fill in the default BackupStorage/RetentionPolicy as KubeStash's webhook does.
 
-
-def _with_default_backends(spec: dict[str, Any], request: SyncRequest) -> dict[str, Any]:
-    """Fill in the default BackupStorage/RetentionPolicy as KubeStash's webhook does."""
+    ``spec`` is left as it is: the result is new wherever a default goes in and shares the
+    rest.
+    """
     labels = _namespace_labels(request)
-    spec = copy.deepcopy(spec)
+    spec = dict(spec)
     default_policy = usage.default_for(
         request.related.list("RetentionPolicy", STORAGE_API), request.namespace, labels
     )
@@ -131,14 +130,33 @@ def _with_default_backends(spec: dict[str, Any], request: SyncRequest) -> dict[s
         )
         if storage is not None:
             spec["backends"] = [{"name": "default", "storageRef": _meta_ref(storage)}]
-            for session in _dicts(spec.get("sessions")):
-                for repository in _dicts(session.get("repositories")):
-                    if not repository.get("backend"):
-                        repository["backend"] = "default"
-    for backend in _dicts(spec.get("backends")):
-        if not backend.get("retentionPolicy") and default_policy:
-            backend["retentionPolicy"] = _meta_ref(default_policy)
+            if isinstance(spec.get("sessions"), list):
+                spec["sessions"] = [_with_default_backend_name(s) for s in spec["sessions"]]
+    if default_policy and isinstance(spec.get("backends"), list):
+        policy_ref = _meta_ref(default_policy)
+        spec["backends"] = [
+            {**backend, "retentionPolicy": dict(policy_ref)}
+            if isinstance(backend, dict) and not backend.get("retentionPolicy")
+            else backend
+            for backend in spec["backends"]
+        ]
     return spec
+
+
+def _with_default_backend_name(session: Any) -> Any:
+    """The session with ``backend: default`` on each of its repositories that names none.
+
+    Defaulting runs before validation, so anything that is not a mapping or a list where one
+    belongs is passed on as it is, for validation to report."""
+    if not isinstance(session, dict) or not isinstance(session.get("repositories"), list):
+        return session
+    repositories = [
+        {**repository, "backend": "default"}
+        if isinstance(repository, dict) and not repository.get("backend")
+        else repository
+        for repository in session["repositories"]
+    ]
+    return {**session, "repositories": repositories}
 
 
 def _meta_ref(obj: Mapping[str, Any]) -> dict[str, str]:
@@ -200,7 +218,7 @@ def _spec_problems(bc: dict[str, Any]) -> list[str]:
         },
         "spec": bc.get("spec"),
     }
-    return list(_problems_of(json.dumps(checked, sort_keys=True)))
+    return list(_problems_of(canonical_json(checked)))
 
 
 # Validation and defaulting are pure functions of the spec, and a spec changes far less often
@@ -218,7 +236,7 @@ def _defaulted_json(parent_json: str) -> str:
 def _defaulted(parent: Mapping[str, Any]) -> dict[str, Any]:
     """The parent with KubeStash's webhook defaults (its status left out: not the user's)."""
     user_part = {k: v for k, v in parent.items() if k != "status"}
-    return json.loads(_defaulted_json(json.dumps(user_part, sort_keys=True)))
+    return decode_json(_defaulted_json(canonical_json(user_part)))
 
 
 # ----------------------------------------------------------------------------- children
@@ -314,7 +332,7 @@ def _cronjob(
     job_template = scheduler.get("jobTemplate") or {}
     session_name = str(session.get("name"))
     labels = {**_labels(request), names.LABEL_SESSION_NAME: session_name}
-    pod_template = copy.deepcopy(dict(job_template.get("template") or {}))
+    pod_template = json_copy(dict(job_template.get("template") or {}))
     pod_template.setdefault("spec", {}).setdefault("serviceAccountName", _trigger_account(request))
     # The trigger labels the BackupSession it creates so this controller adopts it
     # (generateSelector matches on controller-uid).
@@ -343,7 +361,7 @@ def _cronjob(
     job_spec = job["spec"]
     for key in _JOB_TEMPLATE_FIELDS:
         if job_template.get(key) is not None:
-            job_spec[key] = copy.deepcopy(job_template[key])
+            job_spec[key] = json_copy(job_template[key])
     cron_spec: dict[str, Any] = {
         "schedule": str(scheduler.get("schedule")),
         "concurrencyPolicy": str(scheduler.get("concurrencyPolicy") or "Forbid"),

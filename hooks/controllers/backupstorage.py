@@ -10,7 +10,6 @@ pods.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +17,7 @@ from hooks import conditions, invalid, jobs, names
 from hooks.controllers.repository import parse_size
 from hooks.controllers.snapshot import format_size
 from hooks.jobs import JobInputError
+from hooks.json_values import canonical_json
 from hooks.protocol import (
     SyncRequest,
     as_desired,
@@ -109,7 +109,7 @@ def storage_job(request: SyncRequest, function_name: str, prefix: str, component
             function=function,
             values={
                 "namespace": request.namespace,
-                "storage": json.dumps(backend, sort_keys=True, separators=(",", ":")),
+                "storage": canonical_json(backend),
                 "envPrefix": "",
             },
             env=target.env,
