@@ -9,8 +9,7 @@ standalone Debian ZooKeeper; restores go to a second server. Several runs, media
 
 Measured:
 - dump+upload: `executor backup --zookeeper … --repository <local restic repo>` (whole CLI:
-  process start, dump, restic backup --stdin, snapshot verification); also without the scan
-  of earlier snapshots for a cut stream, to show what that scan costs;
+  process start, dump, stream gate + restic backup --stdin, snapshot verification);
 - dump only: `executor.dump.dump()` into a null sink;
 - bare reader: multiRead getData/getChildren BFS, batch 1,000, 8 in flight, no ACLs, no output;
 - bare reader + ACLs: the same plus one getACL per node, on three bulk-read sessions;
@@ -192,26 +191,6 @@ def executor_backup(hosts: str, repository: Path, env: dict[str, str]) -> None:
     )  # fmt: skip
 
 
-# The same command with `cut_snapshots` (the scan of earlier snapshots for a cut stream, three
-# restic calls run while the dump runs) answering "none": a diagnostic row that shows what the
-# scan costs on this machine, not a way to run backups.
-WITHOUT_SCAN = """
-import sys
-import executor.upload
-executor.upload.cut_snapshots = lambda repo, lineage, host: []
-from executor.cli import main
-sys.exit(main())
-"""
-
-
-def executor_backup_without_scan(hosts: str, repository: Path, env: dict[str, str]) -> None:
-    subprocess.run(
-        [sys.executable, "-c", WITHOUT_SCAN, "backup", "--zookeeper", hosts, "--auth", "digest",
-         "--repository", str(repository), "--root", TREE, "--log-format", "json"],
-        check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT,
-    )  # fmt: skip
-
-
 def dump_into_restic(settings: ZkConnectionSettings, repository: Path, env: dict) -> None:
     """`dump()` piped straight into `restic backup --stdin` (no CLI around it)."""
     restic = subprocess.Popen(
@@ -254,7 +233,7 @@ def run_standard(args: argparse.Namespace) -> dict[str, float]:
             summary = dump(settings, DumpOptions(root=TREE), out)
         assert summary.znodes == znodes, (summary.znodes, znodes)
         times: dict[str, list[float]] = {k: [] for k in (
-            "dump+upload", "dump+upload, no scan", "dump | restic", "dump", "bare multiRead",
+            "dump+upload", "dump | restic", "dump", "bare multiRead",
             "bare + ACLs", "restore",
             "zk-shell dump", "zk-shell restore")}  # fmt: skip
         for run in range(args.runs):
@@ -263,9 +242,6 @@ def run_standard(args: argparse.Namespace) -> dict[str, float]:
             times["dump"].append(timed(lambda: dump(settings, DumpOptions(root=TREE), _NullSink())))
             times["dump+upload"].append(
                 timed(lambda: executor_backup(source.hosts, repository, env))
-            )
-            times["dump+upload, no scan"].append(
-                timed(lambda: executor_backup_without_scan(source.hosts, repository, env))
             )
             times["dump | restic"].append(
                 timed(lambda: dump_into_restic(settings, repository, env))
@@ -325,10 +301,6 @@ def report(result: dict[str, float], args: argparse.Namespace) -> str:
     n = result["znodes"]
     rows = [
         ("dump+upload (executor backup → local restic repo)", "dump+upload"),
-        (
-            "the same without the scan for earlier cut snapshots (diagnostic)",
-            "dump+upload, no scan",
-        ),
         ("`dump()` piped into `restic backup --stdin`", "dump | restic"),
         ("dump only (`dump()` → null sink)", "dump"),
         ("bare multiRead reader (ceiling, no ACLs, no output)", "bare multiRead"),
@@ -351,9 +323,6 @@ def report(result: dict[str, float], args: argparse.Namespace) -> str:
         f"**{result['zk-shell dump'] / result['dump+upload']:.1f}×**",
         f"- dump+upload vs bare reader: **{result['bare multiRead'] / result['dump+upload']:.0%}**"
         f" (dump only: {result['bare multiRead'] / result['dump']:.0%})",
-        "- without the scan: "
-        f"{result['zk-shell dump'] / result['dump+upload, no scan']:.1f}× zk-shell, "
-        f"{result['bare multiRead'] / result['dump+upload, no scan']:.0%} of the bare reader",
         f"- dump only vs bare reader + getACL: **{result['bare + ACLs'] / result['dump']:.0%}**",
         f"- restore vs zk-shell restore: **{result['zk-shell restore'] / result['restore']:.1f}×**",
     ]

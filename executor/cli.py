@@ -459,18 +459,7 @@ def cmd_backup(ctx: Context) -> None:
             tags=tags,
             host=host,
             on_bytes=lambda n: ctx.reporter.update(bytes_done=n),
-            lineage=tags[: 2 if args.session else 1],  # zkstash[, session=…]: earlier runs
         )
-    for outcome in upload.outcomes:
-        if outcome.forgotten:
-            ctx.reporter.log(
-                f"forgot {len(outcome.forgotten)} snapshots holding a cut stream, left by "
-                f"earlier runs that were killed: {', '.join(i[:8] for i in outcome.forgotten)}",
-                level="warning",
-                repository=outcome.name,
-            )
-        if outcome.warning:
-            ctx.reporter.log(outcome.warning, level="warning", repository=outcome.name)
     outcomes.update({outcome.name: outcome for outcome in upload.outcomes})
     _fill_repositories(ctx, names, outcomes)
     summary = upload.produced

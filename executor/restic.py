@@ -9,11 +9,11 @@ lifetime of a `ResticRepository` context. restic's error text is turned into one
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
 import signal
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,17 +21,11 @@ from pathlib import Path
 from typing import IO
 
 from executor.backends import Repository, redact_url
+from executor.stream_gate import set_parent_death_signal
 
 RESTIC = os.environ.get("ZKSTASH_RESTIC", "restic")
 # The one file inside every snapshot: the dump stream. `restic dump <id> /<name>` reads it back.
 STREAM_FILENAME = "zookeeper.zkdump"
-_PR_SET_PDEATHSIG = 1
-# Loaded once here, so the forked child never has to dlopen (unsafe after fork in a threaded
-# process); None where there is no glibc, and then children simply lack the death signal.
-try:
-    _LIBC: ctypes.CDLL | None = ctypes.CDLL(None, use_errno=True)
-except OSError:
-    _LIBC = None
 
 
 class ResticError(Exception):
@@ -136,14 +130,8 @@ def explain(stderr: str, repository: str) -> str:
     return f"restic failed on {repository}: {detail.removeprefix('Fatal: ')}"
 
 
-def _die_with_parent() -> None:
-    """In the child: get SIGKILL when the executor dies, so restic never commits a cut stream.
-
-    Without this, an executor killed mid-dump closes restic's stdin, and restic 0.14 commits the
-    truncated stream as a snapshot.
-    """
-    if _LIBC is not None:
-        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+def _stop_gate_on_death() -> None:
+    set_parent_death_signal(signal.SIGTERM)
 
 
 # restic's backends other than `local`; a repository string without one of these is a path
@@ -259,21 +247,6 @@ class ResticRepository:
             )
         return matches[0]
 
-    def stream_end(self, snapshot: Snapshot, length: int) -> tuple[bytes, int]:
-        """At least the last `length` bytes of a snapshot's stream (all of it when shorter) and
-        the stream's size. restic 0.14 has no ranged dump, so this reads the snapshot's tree and
-        then the stream's content blobs from the last one back."""
-        tree = json.loads(self._output("cat", "blob", snapshot.tree))
-        nodes = [n for n in tree.get("nodes") or [] if n.get("name") == STREAM_FILENAME]
-        if not nodes:
-            return b"", 0
-        tail = b""
-        for blob in reversed(nodes[0].get("content") or []):
-            if len(tail) >= length:
-                break
-            tail = self._output("cat", "blob", blob) + tail
-        return tail, int(nodes[0].get("size") or 0)
-
     def _output(self, *args: str) -> bytes:
         """stdout (bytes) of a read-only restic command run without a lock."""
         done = subprocess.run(
@@ -352,7 +325,9 @@ class ResticRepository:
     def start_backup(
         self, tags: Sequence[str], host: str, stdout: IO[bytes], stderr: IO[bytes]
     ) -> subprocess.Popen[bytes]:
-        """Start `restic backup --stdin`; the caller writes the stream to its stdin.
+        """Start `restic backup --stdin` behind the stream gate (`executor.stream_gate`); the
+        caller writes the stream to the returned process's stdin. restic commits only a stream
+        that ends with its trailer; SIGTERM to the process stops restic uncommitted.
 
         Output goes to files, not pipes, so restic never blocks on a status line nobody reads.
         """
@@ -360,13 +335,13 @@ class ResticRepository:
         for tag in tags:
             args += ["--tag", tag]
         return subprocess.Popen(
-            self.command(*args),
+            [sys.executable, "-m", "executor.stream_gate", *self.command(*args)],
             env=self._env,
             stdin=subprocess.PIPE,
             stdout=stdout,
             stderr=stderr,
-            # Runs in the child between fork and exec: only a prctl call on a preloaded libc.
-            preexec_fn=_die_with_parent,
+            # an executor killed outright: the gate then sees its input end without a trailer
+            preexec_fn=_stop_gate_on_death,
         )
 
     @contextlib.contextmanager

@@ -153,8 +153,8 @@ TRAILER_SEARCH = 4096  # bytes from the end that hold the trailer record (a few 
 def ends_with_trailer(tail: bytes, size: int) -> bool:
     """True when `tail`, the last bytes of a `size`-byte stream, ends with an intact trailer
     record that starts where its byte count says. Only a complete stream ends so; one cut
-    anywhere (restic 0.14 commits truncated stdin) cannot. A cheap look at a stored snapshot
-    that reads only its end; `verify` checks every byte."""
+    anywhere cannot. The stream gate's check before restic may commit (`stream_gate`);
+    `verify` checks every byte."""
     lowest = max(len(tail) - TRAILER_SEARCH, 0)
     for start in range(len(tail) - _RECORD_HEAD.size, lowest - 1, -1):
         kind, length = _RECORD_HEAD.unpack_from(tail, start)

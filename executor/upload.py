@@ -5,9 +5,12 @@ feeder thread per restic process through a small bounded queue (so memory stays 
 the slowest repository sets the pace, while the others keep reading in parallel).
 
 restic 0.14 commits whatever arrived on stdin once stdin closes, even a truncated stream. So:
+- each restic runs behind the stream gate (`executor.stream_gate`), which lets restic see the
+  end of its input only after an intact trailer, and otherwise stops restic uncommitted — also
+  when the executor is killed outright;
 - every snapshot of one run carries a unique tag `zkstash-run-<hex>`;
-- when the producer fails, every restic process is killed *before* its stdin is closed (so it
-  never commits), and then every snapshot carrying the run tag is forgotten anyway;
+- when the producer fails, every gate is told to stop its restic (SIGTERM), and then every
+  snapshot carrying the run tag is forgotten anyway;
 - a repository whose restic failed, or that processed a different byte count than the producer
   wrote, gets its run-tagged snapshot forgotten and is reported Failed.
 
@@ -26,13 +29,13 @@ import subprocess
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import IO, Generic, TypeVar
 
-from executor.restic import ResticError, ResticRepository, Snapshot, parse_backup_output
-from executor.stream import TRAILER_SEARCH, ends_with_trailer
+from executor.restic import ResticError, ResticRepository, parse_backup_output
+from executor.stream_gate import REFUSED
 
 CHUNK_BYTES = 1 << 20  # restic reads stdin in large blocks; 1 MiB keeps queue traffic low
 QUEUE_CHUNKS = 8  # per repository: at most 8 MiB buffered ahead of a slow restic
@@ -55,9 +58,6 @@ class RepositoryOutcome:
     snapshot_id: str = ""  # full 64-hex id when Succeeded
     bytes_added: int = 0
     error: str = ""
-    # snapshots of earlier runs holding a cut stream, forgotten by this run
-    forgotten: list[str] = field(default_factory=list)
-    warning: str = ""  # the earlier runs' snapshots could not be checked or forgotten
 
 
 @dataclass
@@ -80,14 +80,14 @@ def new_run_tag() -> str:
 
 
 class _Feeder:
-    """One restic backup process and the thread that writes chunks to its stdin."""
+    """One gated restic backup process and the thread that writes chunks to its stdin."""
 
     def __init__(self, repo: ResticRepository, process: subprocess.Popen[bytes]) -> None:
         self.repo = repo
         self.process = process
         self.chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUE_CHUNKS)
         self.broken = False
-        self.killed = False  # by us, on abort (restic's own failure leaves this False)
+        self.stopped = False  # by us, on abort (restic's own failure leaves this False)
         self.thread = threading.Thread(target=self._feed, name=f"feed-{repo.repository.name}")
         self.thread.daemon = True
 
@@ -156,12 +156,12 @@ class FanOut:
 
 
 def _abort(feeders: Sequence[_Feeder]) -> None:
-    """Kill every restic before its stdin closes (so none commits), then stop the threads."""
+    """Have every gate stop its restic uncommitted, then stop the threads."""
     for feeder in feeders:
         feeder.broken = True
         if feeder.process.poll() is None:
-            feeder.killed = True
-            feeder.process.kill()
+            feeder.stopped = True
+            feeder.process.terminate()
     for feeder in feeders:
         feeder.chunks.put(None)
 
@@ -191,35 +191,6 @@ def unlock_stale_locks(repos: Sequence[ResticRepository]) -> list[ResticError | 
     return each_concurrently(_unlock, repos)
 
 
-def cut_snapshots(repo: ResticRepository, lineage: Sequence[str], host: str) -> list[Snapshot]:
-    """Earlier runs' snapshots (this host, every `lineage` tag) whose stream lacks its trailer:
-    what restic 0.14 commits for a run killed mid-stream when nothing killed restic too.
-    Newest first, down to the newest complete one: every run looks, so older ones were looked
-    at by earlier runs, and a run whose latest snapshot is complete reads only its end."""
-    cut = []
-    listed = [
-        snapshot
-        for snapshot in repo.snapshots(tags=lineage)
-        if snapshot.hostname == host and any(t.startswith(RUN_TAG_PREFIX) for t in snapshot.tags)
-    ]
-    for snapshot in reversed(listed):
-        tail, size = repo.stream_end(snapshot, TRAILER_SEARCH)
-        if ends_with_trailer(tail, size):
-            break
-        cut.append(snapshot)
-    return cut
-
-
-def _forget_cut(outcome: RepositoryOutcome, repo: ResticRepository, found: Future) -> None:
-    try:
-        cut = [s.id for s in found.result() if s.id != outcome.snapshot_id]
-        repo.forget(cut)
-    except ResticError as exc:
-        outcome.warning = f"earlier snapshots could not be checked for cut streams: {exc}"
-        return
-    outcome.forgotten = cut
-
-
 def forget_run(repo: ResticRepository, run_tag: str) -> str:
     """Forget every snapshot carrying `run_tag`; returns "" or a sentence saying why it failed."""
     try:
@@ -240,8 +211,9 @@ def _settle(
     """Turn a finished restic process into an outcome; forget its snapshot unless complete."""
     repo = feeder.repo
     outcome = RepositoryOutcome(name=repo.repository.name)
-    if feeder.killed:
-        # our SIGKILL left restic's lock behind; it would block every exclusive command
+    stopped = feeder.stopped or feeder.process.returncode == REFUSED
+    if stopped:
+        # the gate's SIGKILL left restic's lock behind; it would block every exclusive command
         # (forget, check, prune) until someone ran `restic unlock` (it is stale: its PID is gone)
         with contextlib.suppress(ResticError):
             repo.unlock_stale()
@@ -249,7 +221,7 @@ def _settle(
     stderr.seek(0)
     summary = parse_backup_output(stdout.read().decode(errors="replace"))
     error_text = stderr.read().decode(errors="replace")
-    if feeder.process.returncode != 0 and not feeder.killed:
+    if feeder.process.returncode != 0 and not stopped:
         outcome.error = str(repo.error(error_text)) if error_text else "restic backup failed"
     elif expected_bytes is None:
         outcome.error = "backup aborted: the dump did not complete"
@@ -282,14 +254,11 @@ def stream_to_repositories(
     tags: Sequence[str],
     host: str,
     on_bytes: Callable[[int], None] | None = None,
-    lineage: Sequence[str] | None = None,
 ) -> UploadResult[T]:
     """Run `produce(stream)` once, its output going into a new snapshot in every repository.
 
     `produce` must raise if the stream it wrote is not complete. restic processes are started
-    before `produce` runs (so they are forked before the producer starts threads). With
-    `lineage` (the tags earlier runs of the same backup carry), earlier snapshots holding a cut
-    stream are looked for while the stream flows and forgotten afterwards (`cut_snapshots`).
+    before `produce` runs (so they are forked before the producer starts threads).
     """
     run_tag = new_run_tag()
     all_tags = [*tags, run_tag]
@@ -303,12 +272,6 @@ def stream_to_repositories(
             outputs.append((stdout, stderr))
         for feeder in feeders:
             feeder.thread.start()
-        # reading earlier snapshots' ends takes a few restic calls: done while the dump runs
-        looking = stack.enter_context(ThreadPoolExecutor(max_workers=len(repos)))
-        found = [
-            looking.submit(cut_snapshots, repo, lineage, host) if lineage is not None else None
-            for repo in repos
-        ]
         fan = FanOut(feeders, on_bytes)
         produced: T | None = None
         producer_error: BaseException | None = None
@@ -328,7 +291,4 @@ def stream_to_repositories(
             return _settle(feeder, stdout, stderr, expected, run_tag)
 
         outcomes = each_concurrently(settle, list(zip(feeders, outputs, strict=True)))
-        for outcome, repo, earlier in zip(outcomes, repos, found, strict=True):
-            if earlier is not None:
-                _forget_cut(outcome, repo, earlier)
     return UploadResult(produced=produced, producer_error=producer_error, outcomes=outcomes)

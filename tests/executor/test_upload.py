@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import time
@@ -13,11 +14,28 @@ import pytest
 
 from executor.backends import Repository, base_environment
 from executor.restic import STREAM_FILENAME, ResticRepository
+from executor.stream import AclEntry, NodeRecord, StreamHeader, StreamWriter
 from executor.upload import RUN_TAG_PREFIX, stream_to_repositories, unlock_stale_locks
 from tests.infra.s3_fixtures import LocalResticRepository
 
-# 3 MiB of varied bytes: more than the fan-out's 1 MiB chunk, so restic really receives data.
-PAYLOAD = b"".join(i.to_bytes(4, "big") * 16 for i in range(3 * 1024 * 1024 // 64))
+
+def stream_of(nodes: int, value_bytes: int) -> bytes:
+    """A complete zkstash stream (restic commits only those: `executor.stream_gate`)."""
+    out = io.BytesIO()
+    writer = StreamWriter(out, StreamHeader(root="/"))
+    writer.node(NodeRecord("/", None, STAT, OPEN, 0, 0))
+    for i in range(nodes):
+        writer.node(
+            NodeRecord(f"/n{i:03d}", i.to_bytes(4, "big") * (value_bytes // 4), STAT, OPEN, 0, 0)
+        )
+    writer.finish(zxid_start=1, zxid_end=2)
+    return out.getvalue()
+
+
+STAT = (1, 2, 3, 4, 5, 6, 7, 0, 3, 0, 9)
+OPEN = (AclEntry(31, "world", "anyone"),)
+# 3 MiB: more than the fan-out's 1 MiB chunk, so restic really receives data in several parts.
+PAYLOAD = stream_of(30, 100_000)
 
 
 class ProducerFailed(Exception):

@@ -1,19 +1,16 @@
 """The executor is killed outright (SIGKILL: an OOM kill, a lost node) while a backup or restore is
 demonstrably in progress, and the Job runs the same command again: the rerun completes, the
-repository holds exactly the good snapshot(s), and a restored tree equals its source. A cut
-stream that restic committed for a run that died (restic 0.14 commits truncated stdin) is found
-and forgotten by the next backup."""
+repository holds exactly the good snapshot(s), and a restored tree equals its source. The killed
+run commits nothing: restic 0.14 would commit its truncated stdin, but the stream gate stops it
+(tests/executor/test_stream_gate.py)."""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from executor.restic import STREAM_FILENAME
-from executor.upload import RUN_TAG_PREFIX
 from tests.infra.bulk_tree import seed_wide_tree, stream_tree, zookeeper_tree
 from tests.infra.executor_process import ExecutorProcess, run_executor
 from tests.infra.s3_fixtures import LocalResticRepository
@@ -61,6 +58,7 @@ def test_backup_killed_mid_dump_then_run_again_keeps_exactly_the_rerun_snapshot(
 ) -> None:
     args = backup_args(seeded_zookeeper, restic_repository)
     killed_mid_run(args, env(restic_repository))
+    assert restic_repository.snapshot_ids() == []  # no cut stream was committed
     again = run_executor(*args, env=env(restic_repository))
     assert again.code == 0, again.result
     snapshot_id = again.result["repositories"][0]["snapshotId"]
@@ -94,39 +92,3 @@ def test_restore_killed_mid_apply_then_run_again_gives_the_exact_tree(
     assert counts["created"] + counts["skipped"] == again.result["stream"]["znodes"]
     expected = stream_tree(restic_repository.dump(snapshot_id, "/" + STREAM_FILENAME))
     assert zookeeper_tree(seeded_zookeeper.hosts, zk_root) == expected
-
-
-def commit_cut_stream(repo: LocalResticRepository, stream: bytes, host: str) -> None:
-    """What restic 0.14 does when its producer dies mid-stream and nothing kills restic: it
-    commits the bytes it got. The snapshot carries the tags an executor run gives it."""
-    subprocess.run(
-        ["restic", "backup", "--stdin", "--stdin-filename", STREAM_FILENAME, "--host", host,
-         "--tag", "zkstash", "--tag", RUN_TAG_PREFIX + "0123456789abcdef"],
-        input=stream[: len(stream) // 2],
-        env={"PATH": "/usr/bin:/bin", "RESTIC_REPOSITORY": str(repo.path), **repo.env()},
-        capture_output=True,
-        check=True,
-    )  # fmt: skip
-
-
-@pytest.mark.reliability("Fault: executor killed", "cut stream committed by restic, next backup")
-def test_the_next_backup_forgets_a_cut_snapshot_an_earlier_killed_run_left(
-    seeded_zookeeper: ZooKeeperServer, restic_repository: LocalResticRepository, tmp_path: Path
-) -> None:
-    args = backup_args(seeded_zookeeper, restic_repository)
-    first = run_executor(*args, env=env(restic_repository))
-    good = first.result["repositories"][0]["snapshotId"]
-    stream = restic_repository.dump(good, "/" + STREAM_FILENAME)
-    before = set(restic_repository.snapshot_ids())
-    commit_cut_stream(restic_repository, stream, "zk-killed")
-    (cut,) = set(restic_repository.snapshot_ids()) - before
-    latest = run_executor(
-        "verify", f"--repository={restic_repository.path}", env=env(restic_repository)
-    )
-    assert latest.code == 1 and "does not hold a valid stream" in latest.result["error"]
-
-    second = run_executor(*args, env=env(restic_repository))
-    assert second.code == 0, second.result
-    newest = second.result["repositories"][0]["snapshotId"]
-    assert sorted(restic_repository.snapshot_ids()) == sorted([good, newest])
-    assert cut[:8] in second.stderr  # the log names the snapshot it forgot
