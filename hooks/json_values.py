@@ -1,4 +1,4 @@
-"""JSON values as data: their canonical text (hashes, memo keys) and independent copies.
+"""JSON values as data: their canonical text (hashes), memo keys and independent copies.
 
 Child names are hashed from canonical text (``hooks.names``), so that text must stay the
 exact bytes of ``json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)``
@@ -64,6 +64,26 @@ def canonical_json(value: Any) -> str:
         if text.isascii() and b"\x7f" not in text and _only_same_text_leaves(value):
             return text.decode("ascii")
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def memo_key(value: Any) -> bytes:
+    """JSON text of ``value`` to memoise a pure function of it on: equal values give equal
+    keys, and ``json.loads`` of the key gives back a value equal to ``value``.
+
+    Unlike a name's hash a key only lives in this process, so it need not be the canonical
+    text: orjson's sorted text is used as it is (UTF-8, its own float notation) unless it holds
+    ``null``, which orjson also writes for NaN and the infinities; then, and for values orjson
+    refuses, the key is the canonical text. This skips the type walk ``canonical_json`` needs,
+    most of its cost.
+    """
+    try:
+        text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:
+        pass
+    else:
+        if b"null" not in text:
+            return text
+    return canonical_json(value).encode()
 
 
 def json_copy(value: Any) -> Any:

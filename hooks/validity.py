@@ -16,7 +16,7 @@ from typing import Any
 
 import jsonschema
 
-from hooks.json_values import canonical_json
+from hooks.json_values import memo_key
 from schemas.defaults import with_defaults
 from schemas.problems import Problem, describe, field_path
 from schemas.registry import kind_for
@@ -51,13 +51,13 @@ def problems(
     obj: Mapping[str, Any], kind: str | None = None, api_version: str | None = None
 ) -> list[Problem]:
     """Every problem of the user's part of ``obj`` (defaults applied first); [] when valid."""
-    return list(_problems_of(canonical_json(user_part(obj, kind, api_version))))
+    return list(_problems_of(memo_key(user_part(obj, kind, api_version))))
 
 
 # Validation is a pure function of the user's part, which changes far less often than
-# Metacontroller resyncs; memoising it on the canonical JSON keeps a sync cheap.
+# Metacontroller resyncs; memoising it on its JSON text keeps a sync cheap.
 @lru_cache(maxsize=4096)
-def _problems_of(user_json: str) -> tuple[Problem, ...]:
+def _problems_of(user_json: bytes) -> tuple[Problem, ...]:
     return tuple(validate(with_defaults(json.loads(user_json))))
 
 
@@ -65,7 +65,7 @@ def loose_problems(obj: Mapping[str, Any], kind: str, api_version: str) -> list[
     """Type problems of the fields the CRD schema of ``kind`` declares; unknown fields and
     webhook rules are not checked. For kinds others write (KubeDB's AppBindings, a catalog's
     Functions): a field this project does not know must not make such an object unusable."""
-    return list(_loose_problems_of(canonical_json(user_part(obj, kind, api_version))))
+    return list(_loose_problems_of(memo_key(user_part(obj, kind, api_version))))
 
 
 @cache
@@ -77,7 +77,7 @@ def _loose_validator(api_version: str, kind: str) -> jsonschema.protocols.Valida
 
 
 @lru_cache(maxsize=4096)
-def _loose_problems_of(user_json: str) -> tuple[Problem, ...]:
+def _loose_problems_of(user_json: bytes) -> tuple[Problem, ...]:
     obj = with_defaults(json.loads(user_json))
     validator = _loose_validator(str(obj["apiVersion"]), str(obj["kind"]))
     try:

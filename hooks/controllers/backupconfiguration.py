@@ -23,7 +23,7 @@ from typing import Any
 from croniter import croniter
 
 from hooks import conditions, invalid, jobs, names, usage, validity
-from hooks.json_values import canonical_json, json_copy
+from hooks.json_values import json_copy, memo_key
 from hooks.protocol import (
     SyncRequest,
     as_desired,
@@ -218,25 +218,25 @@ def _spec_problems(bc: dict[str, Any]) -> list[str]:
         },
         "spec": bc.get("spec"),
     }
-    return list(_problems_of(canonical_json(checked)))
+    return list(_problems_of(memo_key(checked)))
 
 
 # Validation and defaulting are pure functions of the spec, and a spec changes far less often
-# than Metacontroller resyncs; memoising them on the canonical JSON keeps a sync cheap.
+# than Metacontroller resyncs; memoising them on their JSON text keeps a sync cheap.
 @lru_cache(maxsize=4096)
-def _problems_of(checked_json: str) -> tuple[str, ...]:
+def _problems_of(checked_json: bytes) -> tuple[str, ...]:
     return tuple(str(problem) for problem in validate(json.loads(checked_json)))
 
 
 @lru_cache(maxsize=4096)
-def _defaulted_json(parent_json: str) -> str:
+def _defaulted_json(parent_json: bytes) -> str:
     return json.dumps(with_defaults(json.loads(parent_json)))
 
 
 def _defaulted(parent: Mapping[str, Any]) -> dict[str, Any]:
     """The parent with KubeStash's webhook defaults (its status left out: not the user's)."""
     user_part = {k: v for k, v in parent.items() if k != "status"}
-    return decode_json(_defaulted_json(canonical_json(user_part)))
+    return decode_json(_defaulted_json(memo_key(user_part)))
 
 
 # ----------------------------------------------------------------------------- children

@@ -1,5 +1,5 @@
 """Canonical JSON text is exactly the standard library's sorted compact text (child names are
-hashed from it), and JSON copies are deep."""
+hashed from it), memo keys read back as the value they were made from, JSON copies are deep."""
 
 import datetime
 import enum
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from hooks.json_values import canonical_json, json_copy
+from hooks.json_values import canonical_json, json_copy, memo_key
 
 
 def standard(value):
@@ -84,6 +84,37 @@ def test_a_value_containing_itself_is_refused_as_the_standard_library_refuses_it
     value["self"] = value
     with pytest.raises(ValueError, match="Circular reference"):
         canonical_json(value)
+
+
+@settings(max_examples=300)
+@given(json_values(ANY_TEXT))
+@example({"ratio": 1e-05, "missing": None, "nan": float("nan"), "inf": [float("-inf")]})
+@example({"b": 1, "a": {"é": 2, "z": 3, "\u00e0": "✗"}})
+def test_a_memo_key_reads_back_as_its_value_with_keys_in_canonical_order(value):
+    read_back = json.loads(memo_key(value))
+    assert json.dumps(read_back) == json.dumps(json.loads(canonical_json(value)))
+
+
+def test_equal_values_built_in_different_orders_have_one_memo_key():
+    assert memo_key({"spec": {"b": [1, 2], "a": "x"}, "kind": "K"}) == memo_key(
+        {"kind": "K", "spec": {"a": "x", "b": [1, 2]}}
+    )
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        (None, float("nan")),
+        (None, float("inf")),
+        (float("inf"), float("-inf")),
+        (1, 1.0),
+        (0.0, -0.0),
+        ("1", 1),
+        (2**64, float(2**64)),
+    ],
+)
+def test_values_that_differ_have_different_memo_keys(first, second):
+    assert memo_key({"x": first}) != memo_key({"x": second})
 
 
 @given(json_values(ANY_TEXT))
