@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import itertools
 import json
+import operator
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import orjson
@@ -207,12 +209,14 @@ class SyncRequest:
         """True when the request came from a DecoratorController."""
         return self.controller.get("kind") == "DecoratorController"
 
-    @property
+    # Read for nearly every field of every child (a sync asks for them about a hundred times);
+    # the parent is not changed once the request is parsed, so they are worked out once.
+    @cached_property
     def namespace(self) -> str:
         """The parent's namespace ('' for cluster-scoped parents)."""
         return str((self.parent.get("metadata") or {}).get("namespace") or "")
 
-    @property
+    @cached_property
     def name(self) -> str:
         """The parent's name."""
         return str((self.parent.get("metadata") or {}).get("name") or "")
@@ -274,11 +278,11 @@ def _object_order(obj: Mapping[str, Any]) -> tuple[str, str, str, str]:
 
 def sorted_objects(objects: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Objects in a stable order (apiVersion, kind, namespace, name), duplicates rejected."""
-    ordered = sorted((dict(o) for o in objects), key=_object_order)
-    for previous, current in itertools.pairwise(ordered):
-        if _object_order(previous) == _object_order(current):
-            raise ValueError(f"duplicate desired object {_object_order(current)}")
-    return ordered
+    keyed = sorted(((_object_order(o), dict(o)) for o in objects), key=operator.itemgetter(0))
+    for (previous, _), (current, _) in itertools.pairwise(keyed):
+        if previous == current:
+            raise ValueError(f"duplicate desired object {current}")
+    return [obj for _, obj in keyed]
 
 
 def composite_response(
