@@ -289,7 +289,11 @@ def _repositories(
 
 
 def _trigger_account(request: SyncRequest) -> str:
-    return names.valid_name_with_prefix_n_suffix(names.PREFIX_TRIGGER, request.name, "")
+    return _trigger_account_name(request.name)
+
+
+def _trigger_account_name(backup_configuration: str) -> str:
+    return names.valid_name_with_prefix_n_suffix(names.PREFIX_TRIGGER, backup_configuration, "")
 
 
 def _trigger_rbac(request: SyncRequest) -> list[dict[str, Any]]:
@@ -328,31 +332,38 @@ _JOB_TEMPLATE_FIELDS = (
 def _cronjob(
     session: Mapping[str, Any], function: Mapping[str, Any], paused: bool, request: SyncRequest
 ) -> dict[str, Any]:
+    """The trigger CronJob of one session; a new object on every call."""
+    uid = str((request.parent.get("metadata") or {}).get("uid") or "")
+    inputs = memo_key([session, function, paused, request.name, request.namespace, uid])
+    return json_copy(_cronjob_of(inputs))
+
+
+# Building a CronJob (its executor Job, and the hash that names it) took a third of a sync. It
+# is a pure function of these inputs, which change only with the spec or the trigger Function,
+# so it is built once per inputs; callers get copies, the cached one must never change.
+@lru_cache(maxsize=1024)
+def _cronjob_of(inputs: bytes) -> dict[str, Any]:
+    session, function, paused, name, namespace, uid = json.loads(inputs)
     scheduler = session.get("scheduler") or {}
     job_template = scheduler.get("jobTemplate") or {}
     session_name = str(session.get("name"))
-    labels = {**_labels(request), names.LABEL_SESSION_NAME: session_name}
-    pod_template = json_copy(dict(job_template.get("template") or {}))
-    pod_template.setdefault("spec", {}).setdefault("serviceAccountName", _trigger_account(request))
+    labels = {**names.invoker_labels(KIND, name, namespace), names.LABEL_SESSION_NAME: session_name}
+    pod_template = dict(job_template.get("template") or {})
+    pod_template.setdefault("spec", {}).setdefault(
+        "serviceAccountName", _trigger_account_name(name)
+    )
     # The trigger labels the BackupSession it creates so this controller adopts it
     # (generateSelector matches on controller-uid).
-    session_labels = {
-        **labels,
-        "controller-uid": str((request.parent.get("metadata") or {}).get("uid") or ""),
-    }
+    session_labels = {**labels, "controller-uid": uid}
     job = jobs.executor_job(
         jobs.JobRequest(
             prefix=names.PREFIX_TRIGGER,
-            owner_name=request.name,
-            namespace=request.namespace,
+            owner_name=name,
+            namespace=namespace,
             component=names.COMPONENT_TRIGGER,
             labels=labels,
             function=function,
-            values={
-                "namespace": request.namespace,
-                "backupConfiguration": request.name,
-                "session": session_name,
-            },
+            values={"namespace": namespace, "backupConfiguration": name, "session": session_name},
             extra_args=[f"--label={k}={v}" for k, v in sorted(session_labels.items())],
             pod_template=pod_template,
             backoff_limit=int(job_template.get("backoffLimit") or 0),
@@ -361,7 +372,7 @@ def _cronjob(
     job_spec = job["spec"]
     for key in _JOB_TEMPLATE_FIELDS:
         if job_template.get(key) is not None:
-            job_spec[key] = json_copy(job_template[key])
+            job_spec[key] = job_template[key]
     cron_spec: dict[str, Any] = {
         "schedule": str(scheduler.get("schedule")),
         "concurrencyPolicy": str(scheduler.get("concurrencyPolicy") or "Forbid"),
@@ -378,8 +389,8 @@ def _cronjob(
         "apiVersion": "batch/v1",
         "kind": "CronJob",
         "metadata": {
-            "name": names.trigger_cronjob_name(request.name, session_name),
-            "namespace": request.namespace,
+            "name": names.trigger_cronjob_name(name, session_name),
+            "namespace": namespace,
             "labels": labels,
         },
         "spec": cron_spec,
@@ -652,7 +663,8 @@ def sync(request: SyncRequest) -> dict[str, Any]:
     trigger_function = jobs.find_function(request.related, jobs.FUNCTION_TRIGGER)
     paused = bool(spec.get("paused"))
 
-    children: list[dict[str, Any]] = _repositories(spec, backends, request)
+    repositories = _repositories(spec, backends, request)
+    children: list[dict[str, Any]] = list(repositories)
     children += _trigger_rbac(request) if sessions else []
     cronjobs_ready = True
     session_entries = []
@@ -735,7 +747,7 @@ def sync(request: SyncRequest) -> dict[str, Any]:
         )
 
     repository_entries = []
-    for repository in _repositories(spec, backends, request):
+    for repository in repositories:
         repo_name = repository["metadata"]["name"]
         observed_repo = request.children.get("Repository", STORAGE_API, repo_name)
         phase = str(((observed_repo or {}).get("status") or {}).get("phase") or "NotReady")

@@ -96,6 +96,48 @@ def test_cronjob_runs_executor_trigger_with_adoption_labels():
     assert f"--label=controller-uid={world.BC_UID}" in args
 
 
+def test_a_cronjob_changed_after_it_was_returned_does_not_change_the_next_one():
+    parent = world.backup_configuration()
+    first = child(sync(parent), "CronJob")
+    expected = copy.deepcopy(first)
+    first["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"].clear()
+    first["metadata"]["labels"]["changed"] = "yes"
+    assert child(sync(parent), "CronJob") == expected
+
+
+def test_the_cronjob_follows_a_changed_trigger_function():
+    parent = world.backup_configuration()
+    catalog = world.catalog()
+    trigger = next(d for d in catalog if d["metadata"]["name"] == "zookeeper-trigger")
+    trigger["spec"]["image"] = "registry.example/zkstash-executor:next"
+    before = child(sync(parent), "CronJob")
+    with_new_trigger = [
+        world.namespace(),
+        world.appbinding(),
+        world.backup_storage(allowed_from="All"),
+        world.retention_policy(),
+        *catalog,
+    ]
+    after = child(sync(parent, related_objects=with_new_trigger), "CronJob")
+    image = after["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image == "registry.example/zkstash-executor:next"
+    assert after["metadata"]["name"] == before["metadata"]["name"]
+
+
+def test_cronjobs_of_configurations_with_other_names_or_uids_are_their_own():
+    parent = world.backup_configuration()
+    renamed = copy.deepcopy(parent)
+    renamed["metadata"]["name"] = "other-backup"
+    renamed["metadata"]["uid"] = "0a0a0a0a-1111-4222-8333-00000000ffff"
+    pod = child(sync(renamed), "CronJob")["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "trigger-other-backup"
+    assert (
+        "--label=controller-uid=0a0a0a0a-1111-4222-8333-00000000ffff"
+        in (pod["containers"][0]["args"])
+    )
+    assert "--backup-configuration=other-backup" in pod["containers"][0]["args"]
+
+
 def test_once_ready_the_initial_backup_session_is_created_from_creation_time():
     _parent, _children, response = settle(world.backup_configuration())
     assert response["status"]["phase"] == "Ready"
