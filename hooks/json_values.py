@@ -1,4 +1,5 @@
-"""JSON values as data: their canonical text (hashes), memo keys and independent copies.
+"""JSON values as data: their canonical text (hashes), text that reads back as them (memo
+keys, cached values) and independent copies.
 
 Child names are hashed from canonical text (``hooks.names``), so that text must stay the
 exact bytes of ``json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)``
@@ -66,15 +67,16 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def memo_key(value: Any) -> bytes:
-    """JSON text of ``value`` to memoise a pure function of it on: equal values give equal
-    keys, and ``json.loads`` of the key gives back a value equal to ``value``.
+def faithful_json(value: Any) -> bytes:
+    """JSON text that ``json.loads`` (or ``decode_json``) reads back as a value equal to the
+    JSON value ``value`` (keys sorted); equal values give equal text. A key to memoise a pure
+    function of ``value`` on, or a way to keep a value in a cache where no one can change it.
 
-    Unlike a name's hash a key only lives in this process, so it need not be the canonical
+    Unlike a name's hash this text only lives in this process, so it need not be the canonical
     text: orjson's sorted text is used as it is (UTF-8, its own float notation) unless it holds
     ``null``, which orjson also writes for NaN and the infinities; then, and for values orjson
-    refuses, the key is the canonical text. This skips the type walk ``canonical_json`` needs,
-    most of its cost.
+    refuses, it is the canonical text. This skips the type walk ``canonical_json`` needs, most
+    of its cost.
     """
     try:
         text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)

@@ -16,7 +16,7 @@ from typing import Any
 
 import jsonschema
 
-from hooks.json_values import memo_key
+from hooks.json_values import faithful_json
 from schemas.defaults import with_defaults
 from schemas.problems import Problem, describe, field_path
 from schemas.registry import kind_for
@@ -51,7 +51,7 @@ def problems(
     obj: Mapping[str, Any], kind: str | None = None, api_version: str | None = None
 ) -> list[Problem]:
     """Every problem of the user's part of ``obj`` (defaults applied first); [] when valid."""
-    return list(_problems_of(memo_key(user_part(obj, kind, api_version))))
+    return list(_problems_of(faithful_json(user_part(obj, kind, api_version))))
 
 
 # Validation is a pure function of the user's part, which changes far less often than
@@ -65,7 +65,7 @@ def loose_problems(obj: Mapping[str, Any], kind: str, api_version: str) -> list[
     """Type problems of the fields the CRD schema of ``kind`` declares; unknown fields and
     webhook rules are not checked. For kinds others write (KubeDB's AppBindings, a catalog's
     Functions): a field this project does not know must not make such an object unusable."""
-    return list(_loose_problems_of(memo_key(user_part(obj, kind, api_version))))
+    return list(_loose_problems_of(faithful_json(user_part(obj, kind, api_version))))
 
 
 @cache

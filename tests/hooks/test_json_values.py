@@ -1,5 +1,5 @@
 """Canonical JSON text is exactly the standard library's sorted compact text (child names are
-hashed from it), memo keys read back as the value they were made from, JSON copies are deep."""
+hashed from it), faithful JSON reads back as the value it was made from, JSON copies are deep."""
 
 import datetime
 import enum
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from hooks.json_values import canonical_json, json_copy, memo_key
+from hooks.json_values import canonical_json, faithful_json, json_copy
 
 
 def standard(value):
@@ -90,13 +90,13 @@ def test_a_value_containing_itself_is_refused_as_the_standard_library_refuses_it
 @given(json_values(ANY_TEXT))
 @example({"ratio": 1e-05, "missing": None, "nan": float("nan"), "inf": [float("-inf")]})
 @example({"b": 1, "a": {"é": 2, "z": 3, "\u00e0": "✗"}})
-def test_a_memo_key_reads_back_as_its_value_with_keys_in_canonical_order(value):
-    read_back = json.loads(memo_key(value))
+def test_faithful_json_reads_back_as_its_value_with_keys_in_canonical_order(value):
+    read_back = json.loads(faithful_json(value))
     assert json.dumps(read_back) == json.dumps(json.loads(canonical_json(value)))
 
 
-def test_equal_values_built_in_different_orders_have_one_memo_key():
-    assert memo_key({"spec": {"b": [1, 2], "a": "x"}, "kind": "K"}) == memo_key(
+def test_equal_values_built_in_different_orders_have_one_faithful_json_text():
+    assert faithful_json({"spec": {"b": [1, 2], "a": "x"}, "kind": "K"}) == faithful_json(
         {"kind": "K", "spec": {"a": "x", "b": [1, 2]}}
     )
 
@@ -113,8 +113,8 @@ def test_equal_values_built_in_different_orders_have_one_memo_key():
         (2**64, float(2**64)),
     ],
 )
-def test_values_that_differ_have_different_memo_keys(first, second):
-    assert memo_key({"x": first}) != memo_key({"x": second})
+def test_values_that_differ_have_different_faithful_json_texts(first, second):
+    assert faithful_json({"x": first}) != faithful_json({"x": second})
 
 
 @given(json_values(ANY_TEXT))
