@@ -7,7 +7,7 @@ an observed object (see ``observed_time``), so the same request always yields th
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 TRUE = "True"
@@ -50,9 +50,13 @@ def condition(
     *,
     observed_generation: int,
     previous: Iterable[Mapping[str, Any]] | None,
-    transition_time: str,
+    transition_time: str | Callable[[], str],
 ) -> dict[str, Any]:
-    """One condition; ``lastTransitionTime`` carried forward when the status did not change."""
+    """One condition; ``lastTransitionTime`` carried forward when the status did not change.
+
+    ``transition_time`` is the time a changed condition takes, or a function giving it, called
+    only then (``observed_time`` over every child costs more than the condition itself).
+    """
     status_text = (TRUE if status else FALSE) if isinstance(status, bool) else status
     before = find(previous, type_)
     if (
@@ -61,6 +65,8 @@ def condition(
         and before.get("lastTransitionTime")
     ):
         transition_time = str(before["lastTransitionTime"])
+    elif callable(transition_time):
+        transition_time = transition_time()
     return {
         "type": type_,
         "status": status_text,

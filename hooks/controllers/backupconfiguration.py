@@ -17,7 +17,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from croniter import croniter
@@ -537,7 +537,11 @@ class _Status:
     def __init__(self, request: SyncRequest) -> None:
         self.request = request
         self.previous = request.observed_status
-        self.when = conditions.observed_time([request.parent, *request.children.all()])
+
+    @cached_property
+    def when(self) -> str:
+        """The transition time of a changed condition; a settled sync changes none."""
+        return conditions.observed_time([self.request.parent, *self.request.children.all()])
 
     def condition(
         self, type_: str, ok: bool, reason: str, message: str, previous: Any
@@ -549,7 +553,7 @@ class _Status:
             message,
             observed_generation=self.request.generation,
             previous=previous,
-            transition_time=self.when,
+            transition_time=lambda: self.when,
         )
 
     def previous_session_conditions(self, session_name: str) -> list[dict[str, Any]]:

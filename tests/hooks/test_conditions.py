@@ -27,6 +27,23 @@ def test_unchanged_status_keeps_the_previous_transition_time():
     assert made["observedGeneration"] == 3 and made["reason"] == "R2"
 
 
+def test_a_transition_time_function_is_called_only_when_the_status_changed():
+    asked = []
+
+    def observed():
+        asked.append(True)
+        return "2030-01-01T00:00:00Z"
+
+    kept = conditions.condition(
+        "Ready", True, "R", "m", observed_generation=1, previous=PREVIOUS, transition_time=observed
+    )
+    assert kept["lastTransitionTime"] == "2024-01-01T00:00:00Z" and asked == []
+    changed = conditions.condition(
+        "Ready", False, "R", "m", observed_generation=1, previous=PREVIOUS, transition_time=observed
+    )
+    assert changed["lastTransitionTime"] == "2030-01-01T00:00:00Z" and asked == [True]
+
+
 def test_changed_status_takes_the_given_observed_time():
     made = conditions.condition(
         "Ready",
