@@ -9,7 +9,10 @@ standalone Debian ZooKeeper; restores go to a second server. Several runs, media
 
 Measured:
 - dump+upload: `executor backup --zookeeper … --repository <local restic repo>` (whole CLI:
-  process start, dump, stream gate + restic backup --stdin, snapshot verification);
+  process start, dump, stream gate + restic backup --stdin, snapshot verification) into a
+  repository holding earlier snapshots of the same tree (the scheduled case: ACLs of unchanged
+  nodes come from the latest one); also into an empty repository (a first backup) and with
+  `--read-all-acls`, which both ask ZooKeeper for every ACL;
 - dump only: `executor.dump.dump()` into a null sink;
 - bare reader: multiRead getData/getChildren BFS, batch 1,000, 8 in flight, no ACLs, no output;
 - bare reader + ACLs: the same plus one getACL per node, on three bulk-read sessions;
@@ -183,10 +186,17 @@ def json_url(path: Path) -> str:
     return "json://" + str(path).replace("/", "!") + "/"
 
 
-def executor_backup(hosts: str, repository: Path, env: dict[str, str]) -> None:
+def executor_backup(hosts: str, repository: Path, env: dict[str, str], *extra: str) -> None:
     subprocess.run(
         [str(VENV_BIN / "executor"), "backup", "--zookeeper", hosts, "--auth", "digest",
-         "--repository", str(repository), "--root", TREE, "--log-format", "json"],
+         "--repository", str(repository), "--root", TREE, "--log-format", "json", *extra],
+        check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def init_repository(repository: Path, env: dict[str, str]) -> None:
+    subprocess.run(
+        [str(VENV_BIN / "executor"), "init-repository", "--repository", str(repository)],
         check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
 
@@ -219,10 +229,7 @@ def run_standard(args: argparse.Namespace) -> dict[str, float]:
         "ZK_PASSWORD": SUPER_PASSWORD,
     }
     repository = scratch / "repo"
-    subprocess.run(
-        [str(VENV_BIN / "executor"), "init-repository", "--repository", str(repository)],
-        check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    init_repository(repository, env)
     source = ZooKeeperServer(heap="1g").start()
     target = ZooKeeperServer(heap="2g").start()
     try:
@@ -233,8 +240,8 @@ def run_standard(args: argparse.Namespace) -> dict[str, float]:
             summary = dump(settings, DumpOptions(root=TREE), out)
         assert summary.znodes == znodes, (summary.znodes, znodes)
         times: dict[str, list[float]] = {k: [] for k in (
-            "dump+upload", "dump | restic", "dump", "bare multiRead",
-            "bare + ACLs", "restore",
+            "dump+upload", "first backup", "read all ACLs", "dump | restic", "dump",
+            "bare multiRead", "bare + ACLs", "restore",
             "zk-shell dump", "zk-shell restore")}  # fmt: skip
         for run in range(args.runs):
             times["bare multiRead"].append(timed(lambda: bare_multiread(source)))
@@ -242,6 +249,14 @@ def run_standard(args: argparse.Namespace) -> dict[str, float]:
             times["dump"].append(timed(lambda: dump(settings, DumpOptions(root=TREE), _NullSink())))
             times["dump+upload"].append(
                 timed(lambda: executor_backup(source.hosts, repository, env))
+            )
+            empty = scratch / f"empty{run}"
+            init_repository(empty, env)
+            times["first backup"].append(
+                timed(lambda e=empty: executor_backup(source.hosts, e, env))
+            )
+            times["read all ACLs"].append(
+                timed(lambda: executor_backup(source.hosts, repository, env, "--read-all-acls"))
             )
             times["dump | restic"].append(
                 timed(lambda: dump_into_restic(settings, repository, env))
@@ -300,7 +315,9 @@ class _NullSink(io.RawIOBase):
 def report(result: dict[str, float], args: argparse.Namespace) -> str:
     n = result["znodes"]
     rows = [
-        ("dump+upload (executor backup → local restic repo)", "dump+upload"),
+        ("dump+upload: `executor backup` → local repo holding earlier snapshots", "dump+upload"),
+        ("the same into an empty repository (first backup: every ACL read)", "first backup"),
+        ("the same with `--read-all-acls` (earlier snapshot ignored)", "read all ACLs"),
         ("`dump()` piped into `restic backup --stdin`", "dump | restic"),
         ("dump only (`dump()` → null sink)", "dump"),
         ("bare multiRead reader (ceiling, no ACLs, no output)", "bare multiRead"),
@@ -320,7 +337,9 @@ def report(result: dict[str, float], args: argparse.Namespace) -> str:
     lines += [
         "",
         "- dump+upload vs zk-shell dump: "
-        f"**{result['zk-shell dump'] / result['dump+upload']:.1f}×**",
+        f"**{result['zk-shell dump'] / result['dump+upload']:.1f}×** (first backup: "
+        f"{result['zk-shell dump'] / result['first backup']:.1f}×, every ACL read: "
+        f"{result['zk-shell dump'] / result['read all ACLs']:.1f}×)",
         f"- dump+upload vs bare reader: **{result['bare multiRead'] / result['dump+upload']:.0%}**"
         f" (dump only: {result['bare multiRead'] / result['dump']:.0%})",
         f"- dump only vs bare reader + getACL: **{result['bare + ACLs'] / result['dump']:.0%}**",
@@ -340,22 +359,61 @@ print(s.znodes, s.bytes)
 """
 
 
+# `executor backup` in this process, then its own peak RSS (not restic's) into argv[1]
+LARGE_BACKUP = """
+import resource, sys
+from pathlib import Path
+from executor.cli import main
+code = main(sys.argv[2:])
+Path(sys.argv[1]).write_text(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+sys.exit(code)
+"""
+
+
+def backup_peak_rss(hosts: str, repository: Path, env: dict[str, str]) -> tuple[float, int]:
+    """Seconds and peak RSS (KiB) of the executor process of one `executor backup`."""
+    peak_file = repository.parent / "peak-rss"
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-c", LARGE_BACKUP, str(peak_file), "backup", "--zookeeper", hosts,
+         "--auth", "digest", "--repository", str(repository), "--root", TREE,
+         "--log-format", "json"],
+        check=True, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    return time.perf_counter() - started, int(peak_file.read_text())
+
+
 def run_large(args: argparse.Namespace) -> str:
-    """Peak RSS of a dump of 1,000 x 1,000 znodes (run in a child process, ru_maxrss)."""
-    with ZooKeeperServer(heap="3g") as server:
-        znodes = seed(server, 1000, 1000, 100)
-        started = time.perf_counter()
-        child = subprocess.Popen(
-            [sys.executable, "-c", LARGE_DUMP, server.hosts, SUPER_USER, SUPER_PASSWORD],
-            cwd=ROOT, stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        output, _ = child.communicate()
-        elapsed = time.perf_counter() - started
-        peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Peak RSS of a dump of 1,000 x 1,000 znodes (run in a child process, ru_maxrss), and of
+    the executor process of a first and a second `executor backup` of it (the second holds
+    the ACLs known from the first in memory)."""
+    scratch = Path(tempfile.mkdtemp(prefix="zkstash-bench-"))
+    env = {**os.environ, "RESTIC_PASSWORD": "bench-password",
+           "RESTIC_CACHE_DIR": str(scratch / "restic-cache"),
+           "ZK_USERNAME": SUPER_USER, "ZK_PASSWORD": SUPER_PASSWORD}  # fmt: skip
+    try:
+        with ZooKeeperServer(heap="3g") as server:
+            znodes = seed(server, 1000, 1000, 100)
+            started = time.perf_counter()
+            child = subprocess.Popen(
+                [sys.executable, "-c", LARGE_DUMP, server.hosts, SUPER_USER, SUPER_PASSWORD],
+                cwd=ROOT, stdout=subprocess.PIPE, text=True,
+            )  # fmt: skip
+            output, _ = child.communicate()
+            elapsed = time.perf_counter() - started
+            peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+            repository = scratch / "repo"
+            init_repository(repository, env)
+            first = backup_peak_rss(server.hosts, repository, env)
+            second = backup_peak_rss(server.hosts, repository, env)
+    finally:
+        subprocess.run(["rm", "-rf", str(scratch)], check=False)
     dumped = output.split()[0] if output else "?"
     return (
         f"1M-znode dump: {znodes:,} znodes seeded, {dumped} dumped in {elapsed:.1f} s, "
-        f"peak RSS {peak_kib / 1024:.0f} MiB (ru_maxrss of the dump process)"
+        f"peak RSS {peak_kib / 1024:.0f} MiB (ru_maxrss of the dump process)\n"
+        f"`executor backup` of it: first {first[0]:.1f} s, peak RSS {first[1] / 1024:.0f} MiB; "
+        f"second (ACLs from the first) {second[0]:.1f} s, peak RSS {second[1] / 1024:.0f} MiB"
     )
 
 

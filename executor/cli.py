@@ -20,7 +20,7 @@ import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, NoReturn
 
 from executor.backends import (
     Repository,
@@ -51,6 +51,10 @@ from executor.trigger import (
 )
 from executor.trigger import endpoint_from_environment as api_endpoint
 from executor.upload import RepositoryOutcome, stream_to_repositories, unlock_stale_locks
+
+if TYPE_CHECKING:  # imported where used: `executor --help` stays quick
+    from executor.dump import DumpOptions, DumpSummary
+    from executor.zk.connection import ZkConnectionSettings
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -171,6 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     backup.add_argument("--include-ephemeral", action="store_true", help="keep ephemeral nodes")
     backup.add_argument("--include-system", action="store_true", help="keep /zookeeper")
+    backup.add_argument(
+        "--read-all-acls",
+        action="store_true",
+        help="ask ZooKeeper for every ACL (default: ACLs of nodes unchanged since this "
+        "backup's previous snapshot are taken from it)",
+    )
     backup.add_argument(
         "--tag", action="append", default=[], type=_non_empty, metavar="T", help="restic tag"
     )
@@ -412,7 +422,7 @@ def _snapshot_json(snapshot: Snapshot) -> dict[str, Any]:
 
 def cmd_backup(ctx: Context) -> None:
     """Dump once, stream into every repository; exit 0 only if all hold a complete snapshot."""
-    from executor.dump import DumpError, DumpOptions, dump
+    from executor.dump import DumpError, DumpOptions
 
     args = ctx.args
     repositories = [_repository(ctx, spec, args.session) for spec in args.repository]
@@ -428,6 +438,8 @@ def cmd_backup(ctx: Context) -> None:
     )
     tags = ["zkstash", *([f"session={args.session}"] if args.session else []), *args.tag]
     host = args.host or default_host(args.zookeeper)
+    # the latest snapshot of the same backup (zkstash[, session=…], host): known ACLs
+    previous = None if args.read_all_acls else (tags[: 2 if args.session else 1], host)
     outcomes: dict[str, RepositoryOutcome] = {}
     with contextlib.ExitStack() as stack:
         settings = stack.enter_context(zookeeper_settings(args, ctx.environ))
@@ -453,9 +465,7 @@ def cmd_backup(ctx: Context) -> None:
         )
         upload = stream_to_repositories(
             ready,
-            produce=lambda out: dump(
-                settings, options, out, progress=lambda n: ctx.reporter.update(znodes=n)
-            ),
+            produce=lambda out: _dump(ctx, settings, options, out, ready[0], previous),
             tags=tags,
             host=host,
             on_bytes=lambda n: ctx.reporter.update(bytes_done=n),
@@ -487,6 +497,40 @@ def cmd_backup(ctx: Context) -> None:
     rows = [("znodes", f"{summary.znodes:,}"), ("stream", human_bytes(summary.bytes))]
     rows += [(o.name, f"snapshot {o.snapshot_id[:8]}") for o in upload.outcomes]
     ctx.reporter.summary("backup complete", rows)
+
+
+def _dump(
+    ctx: Context,
+    settings: ZkConnectionSettings,
+    options: DumpOptions,
+    out: BinaryIO,
+    repo: ResticRepository,
+    previous: tuple[list[str], str] | None,
+) -> DumpSummary:
+    """Dump into `out`; with `previous` (tags, host), take the ACLs of unchanged nodes from
+    that backup's latest snapshot in `repo` (`executor.known_acls`)."""
+    from executor.dump import dump
+    from executor.known_acls import loading
+
+    def progress(count: int) -> None:
+        ctx.reporter.update(znodes=count)
+
+    if previous is None or not repo.may_hold_snapshots():
+        return dump(settings, options, out, progress=progress)
+    tags, host = previous
+    reader = repo.start_dump("latest", tags=tags, host=host, lock=False)
+    with loading(reader, lambda stderr: str(repo.error(stderr))) as known:
+        summary = dump(settings, options, out, progress=progress, known_acls=known)
+    if summary.acls_reused:
+        ctx.reporter.log(
+            f"{summary.acls_reused:,} of {summary.znodes:,} ACLs taken from the previous "
+            f"snapshot (unchanged since); {summary.znodes - summary.acls_reused:,} read from "
+            "ZooKeeper"
+        )
+    else:
+        reason = f" ({known.problem})" if known.problem else ""
+        ctx.reporter.log(f"every ACL read from ZooKeeper, none from a previous snapshot{reason}")
+    return summary
 
 
 def _fill_repositories(

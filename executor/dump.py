@@ -14,6 +14,7 @@ from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.retry import RetryFailedError
 from kazoo.security import ACL
 
+from executor.known_acls import KnownAcls
 from executor.stream import (
     FLAG_ACL_REDACTED,
     FLAG_EPHEMERAL,
@@ -65,6 +66,7 @@ class DumpSummary:
     read_mode: str = "multiread"
     redacted_acls: int = 0
     warnings: list[str] = field(default_factory=list)
+    acls_reused: int = 0  # ACLs taken from `known_acls` instead of asking ZooKeeper
 
 
 def sequence_counter(cversion: int, num_children: int) -> int:
@@ -120,11 +122,13 @@ def dump(
     options: DumpOptions,
     out: BinaryIO,
     progress: Callable[[int], None] | None = None,
+    known_acls: KnownAcls | None = None,
 ) -> DumpSummary:
     """Write a complete stream (header, nodes in pre-order, trailer) of `options.root` to `out`.
 
     `progress` is called with the cumulative number of znodes written (every 1,000 and at the
-    end). Raises DumpError on any failure; the stream then has no trailer, so it never verifies.
+    end). `known_acls` (from the previous backup) spare the getACL of unchanged nodes.
+    Raises DumpError on any failure; the stream then has no trailer, so it never verifies.
     """
     try:
         root = validate_path(options.root, "dump root")
@@ -137,7 +141,9 @@ def dump(
     except ZkConnectionError as exc:
         raise DumpError(str(exc)) from exc
     try:
-        return _dump_with(client, settings, root, path_filter, options, out, progress, started)
+        return _dump_with(
+            client, settings, root, path_filter, options, out, progress, started, known_acls
+        )
     except NoNodeError as exc:
         raise DumpError(f"dump root {root!r} does not exist") from exc
     except NoAuthError as exc:
@@ -160,6 +166,7 @@ def _dump_with(
     out: BinaryIO,
     progress: Callable[[int], None] | None,
     started: float,
+    known_acls: KnownAcls | None,
 ) -> DumpSummary:
     client.sync(root)
     reader_settings = ReaderSettings(
@@ -171,7 +178,7 @@ def _dump_with(
     count = 0 if settings.auth == "sasl" else max(1, options.read_sessions)
     sessions = [RawSession(settings, first_host=i) for i in range(count)]
     try:
-        reader = NodeReader(client, options.read_mode, reader_settings, sessions)
+        reader = NodeReader(client, options.read_mode, reader_settings, sessions, known_acls)
         return _write_stream(client, reader, root, path_filter, options, out, progress, started)
     finally:
         for session in sessions:
@@ -225,4 +232,5 @@ def _write_stream(
         read_mode=reader.mode,
         redacted_acls=writer.redacted_acls,
         warnings=_warnings(writer),
+        acls_reused=reader.acls_reused,
     )

@@ -277,6 +277,17 @@ class ResticRepository:
                     return
         self.run("unlock")
 
+    def may_hold_snapshots(self) -> bool:
+        """False only when the repository surely has none: a local one with an empty
+        `snapshots/` directory (asking restic would cost about 0.5 s)."""
+        directory = local_directory(self.repository.url)
+        if directory is None:
+            return True
+        try:
+            return any((directory / "snapshots").iterdir())
+        except OSError:
+            return True  # let restic say what is wrong
+
     def full_snapshot_id(self, short_id: str, run_tag: str) -> str | None:
         """The full id of the snapshot this run's restic reported as `short_id` (restic 0.14
         prints only 8 hex digits), or None if it is not there.
@@ -344,19 +355,30 @@ class ResticRepository:
             preexec_fn=_stop_gate_on_death,
         )
 
+    def start_dump(
+        self, snapshot: str, tags: Sequence[str] = (), host: str = "", lock: bool = True
+    ) -> subprocess.Popen[bytes]:
+        """Start `restic dump` of a snapshot's stream to the process's stdout (stderr is a
+        pipe too). `snapshot` may be "latest", then narrowed to snapshots carrying every tag in
+        `tags` and made on `host`. Without `lock`, a reader that is killed leaves no lock."""
+        args = [] if lock else ["--no-lock"]
+        args += ["dump", *(["--tag", ",".join(tags)] if tags else [])]
+        args += [*(["--host", host] if host else []), snapshot, "/" + STREAM_FILENAME]
+        return subprocess.Popen(
+            self.command(*args),
+            env=self._env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+
     @contextlib.contextmanager
     def open_stream(self, snapshot_id: str) -> Iterator[IO[bytes]]:
         """Read the dump stream of a snapshot (`restic dump`), raising ResticError if it fails.
 
         Reading stops early without error if the caller leaves before the end.
         """
-        process = subprocess.Popen(
-            self.command("dump", snapshot_id, "/" + STREAM_FILENAME),
-            env=self._env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
+        process = self.start_dump(snapshot_id)
         assert process.stdout is not None and process.stderr is not None
         finished = stopped_early = False
         try:

@@ -527,6 +527,44 @@ class StreamReader:
         return trailer
 
 
+class AclVersion(NamedTuple):
+    """What a node record says of its ACL: `version` is the path and the Stat fields that
+    change whenever the ACL can (czxid and ctime: a new node; aversion: a setACL), as bytes."""
+
+    path: str
+    flags: int
+    version: bytes
+    acl: tuple[AclEntry, ...]
+
+    @classmethod
+    def from_body(cls, body: bytes) -> AclVersion:
+        """Decode only what `AclVersion` holds from an `N` record body."""
+        try:
+            path, offset = _decode_path(body)
+            czxid, _, ctime, _, _, _, aversion, *_, flags, _, acl_count, acl_len = (
+                _STAT_AND_FIXED.unpack_from(body, offset)
+            )
+            offset += _STAT_AND_FIXED.size
+            acl = _decode_acl(body[offset : offset + acl_len], acl_count)
+        except (struct.error, UnicodeDecodeError) as exc:
+            raise StreamError(f"malformed node record: {exc}") from exc
+        return cls(path, flags, acl_version(path, czxid, ctime, aversion), acl)
+
+
+_ACL_VERSION = struct.Struct(">qqi")
+
+
+def acl_version(path: str, czxid: int, ctime: int, aversion: int) -> bytes:
+    """A node's ACL version key: equal keys mean the same ACL (ZooKeeper sets an ACL only at
+    create, which gives a new czxid and ctime, and by setACL, which increments aversion)."""
+    return path.encode() + _ACL_VERSION.pack(czxid, ctime, aversion)
+
+
+def acl_versions(inp: BinaryIO) -> Iterator[AclVersion]:
+    """Each node record's ACL and ACL version key, in order (integrity known at the end)."""
+    return StreamReader(inp)._walk(AclVersion.from_body)
+
+
 def records(inp: BinaryIO) -> Iterator[NodeRecord]:
     """Decoded node records of a stream, in order (integrity is only known at the end)."""
     yield from StreamReader(inp)

@@ -4,7 +4,9 @@ Per batch of paths: getData for every node, then getChildren for the nodes whose
 have children, and getACL for every node. Three transports give identical results:
 - `multiread` on RawSessions (no auth / digest): one multiRead of getData plus all getACLs in
   a single write, then one multiRead of getChildren (ZooKeeper >= 3.6); batches take turns
-  over a few sessions so the server handles them in parallel;
+  over a few sessions so the server handles them in parallel. With `KnownAcls` from the
+  previous backup that already reach the batch's paths, getACL goes only to the nodes whose
+  ACL version they do not hold, in the same write as the getChildren;
 - `multiread` through kazoo (SASL sessions): the same multiRead via kazoo's `_call`, getACL via
   pipelined get_acls_async (multiRead does not accept getACL);
 - `pipelined` (servers without multiRead): kazoo's get_async / get_children_async /
@@ -18,7 +20,7 @@ connection drops, so a node is neither duplicated nor dropped; a node deleted du
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -29,6 +31,8 @@ from kazoo.protocol.states import ZnodeStat
 from kazoo.retry import KazooRetry
 from kazoo.security import ACL
 
+from executor.known_acls import KnownAcls
+from executor.stream import acl_version, path_key
 from executor.zk.multiread import (
     GET_CHILDREN,
     GET_DATA,
@@ -50,7 +54,7 @@ class ZNode:
     path: str
     data: bytes | None
     stat: ZnodeStat
-    acl: list[ACL]
+    acl: Sequence[ACL]
     children: list[str] = field(default_factory=list)
 
 
@@ -106,10 +110,13 @@ class NodeReader:
         mode: ReadMode,
         settings: ReaderSettings,
         sessions: list[RawSession] | None = None,
+        known_acls: KnownAcls | None = None,
     ):
         self.client = client
         self.settings = settings
         self.sessions = sessions or []
+        self.known_acls = known_acls
+        self.acls_reused = 0  # ACLs taken from `known_acls` instead of a getACL
         self._turn = 0
         self._mean_node_bytes = 256.0
         self._retry = KazooRetry(
@@ -291,10 +298,15 @@ class _Batch:
     def _start(self) -> None:
         reader, paths = self.reader, self.paths
         self._session = reader.next_session()
+        self._lookup = False
         if self._session is not None:
             session = self._session
+            known = reader.known_acls
+            # paths come sorted: once the known ACLs reach the last, getACL waits for misses
+            self._lookup = known is not None and known.reaches(path_key(paths[-1]))
             requests = [session.multi_read_request([(GET_DATA, p) for p in paths])]
-            requests += [session.get_acl_request(p) for p in paths]
+            if not self._lookup:
+                requests += [session.get_acl_request(p) for p in paths]
             self._ticket = session.submit(requests)
             return
         client = reader.client
@@ -305,11 +317,14 @@ class _Batch:
         self._acls = [client.get_acls_async(p) for p in paths]
 
     def _data_and_acls(self) -> tuple[list, list]:
+        """Data results and ACLs of the batch; an ACL is None where it is still to be read."""
         reader = self.reader
         if self._session is not None:
             data, *acls = self._session.collect(self._ticket)
             if isinstance(data, ErrorResult):
                 _raise_for(data.code)
+            if self._lookup:
+                acls = [self._known_acl(p, r) for p, r in zip(self.paths, data, strict=True)]
             return data, acls
         if reader.mode == "multiread":
             data = reader._wait(self._data)
@@ -318,20 +333,40 @@ class _Batch:
         acls = reader._kazoo_each(self._acls, lambda answer: answer[0])
         return data, acls
 
-    def _children(self, parents: list[str]) -> list:
+    def _known_acl(self, path: str, result: DataResult | ErrorResult) -> object:
+        if not isinstance(result, DataResult):
+            return result  # the node is gone: nothing to look up
+        stat = result.stat
+        known = self.reader.known_acls
+        assert known is not None
+        acl = known.lookup(acl_version(path, stat.czxid, stat.ctime, stat.aversion))
+        if acl is not None:
+            self.reader.acls_reused += 1
+        return acl
+
+    def _children_and_acls(self, parents: list[str], unknown: list[str]) -> tuple[list, list]:
+        """Child lists of `parents` and ACLs of `unknown` (one write on a bulk session)."""
         reader = self.reader
-        if not parents:
-            return []
-        ops = [(GET_CHILDREN, p) for p in parents]
         if self._session is not None:
             session = self._session
-            (answer,) = session.collect(session.submit([session.multi_read_request(ops)]))
-            if isinstance(answer, ErrorResult):
-                _raise_for(answer.code)
-            return answer
+            requests = [session.get_acl_request(p) for p in unknown]
+            if parents:
+                requests.insert(0, session.multi_read_request([(GET_CHILDREN, p) for p in parents]))
+            if not requests:
+                return [], []
+            answers = session.collect(session.submit(requests))
+            if not parents:
+                return [], answers
+            children, *acls = answers
+            if isinstance(children, ErrorResult):
+                _raise_for(children.code)
+            return children, acls
+        if not parents:
+            return [], []
+        ops = [(GET_CHILDREN, p) for p in parents]
         if reader.mode == "multiread":
-            return reader._wait(multi_read_async(reader.client, ops))
-        return reader._kazoo_each([reader.client.get_children_async(p) for p in parents])
+            return reader._wait(multi_read_async(reader.client, ops)), []
+        return reader._kazoo_each([reader.client.get_children_async(p) for p in parents]), []
 
     # ---- assembling nodes -----------------------------------------------------------------
     def _collect(self) -> list[ZNode | None]:
@@ -341,9 +376,14 @@ class _Batch:
             for path, result in zip(self.paths, data_results, strict=True)
             if isinstance(result, DataResult) and result.stat.numChildren > 0
         ]
-        children_of = dict(zip(parents, self._children(parents), strict=True))
+        unknown = [path for path, acl in zip(self.paths, acls, strict=True) if acl is None]
+        children, read_acls = self._children_and_acls(parents, unknown)
+        children_of = dict(zip(parents, children, strict=True))
+        acl_of = dict(zip(unknown, read_acls, strict=True))
         nodes: list[ZNode | None] = []
         for path, result, acl in zip(self.paths, data_results, acls, strict=True):
+            if acl is None:
+                acl = acl_of[path]
             if _missing(result) or _missing(acl):  # deleted before or during this batch
                 nodes.append(None)
                 continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -13,6 +14,7 @@ from kazoo.client import KazooClient
 from kazoo.security import ACL, Id, make_digest_acl_credential
 
 from executor.restic import STREAM_FILENAME
+from executor.stream import AclEntry, StreamReader
 from tests.infra.s3 import S3Server
 from tests.infra.s3_fixtures import LocalResticRepository
 from tests.infra.zookeeper import SUPER_PASSWORD, SUPER_USER, ZooKeeperServer
@@ -355,3 +357,53 @@ def test_restoring_an_unknown_snapshot_fails_clearly(
         made.result["error"]
         == f"snapshot 'deadbeef' not found in repository {restic_repository.path}"
     )
+
+
+def logged(run: Run, needle: str) -> list[str]:
+    return [json.loads(line)["msg"] for line in run.stderr.splitlines() if needle in line]
+
+
+def stored_records(repo: LocalResticRepository, snapshot_id: str) -> list:
+    stream = repo.dump(snapshot_id, "/" + STREAM_FILENAME)
+    return list(StreamReader(io.BytesIO(stream)))
+
+
+def test_a_second_backup_takes_unchanged_acls_from_the_first_and_stores_the_same_tree(
+    zookeeper: ZooKeeperServer,
+    zk_client: KazooClient,
+    zk_root: str,
+    restic_repository: LocalResticRepository,
+) -> None:
+    seed(zk_client, zk_root)
+    zk_client.set_acls(f"{zk_root}/node-0000", [ACL(1, Id("world", "anyone"))])
+    first = backup(zookeeper, zk_root, str(restic_repository.path), env=restic_repository.env())
+    zk_client.set_acls(f"{zk_root}/node-0001", [ACL(1, Id("world", "anyone"))])
+    second = backup(zookeeper, zk_root, str(restic_repository.path), env=restic_repository.env())
+    assert (first.code, second.code) == (0, 0), second.stderr
+    assert logged(first, "ACL") == []  # an empty repository has no previous snapshot to ask
+    assert logged(second, "ACLs taken") == [
+        "50 of 51 ACLs taken from the previous snapshot (unchanged since); 1 read from ZooKeeper"
+    ]
+    snapshots = [run.result["repositories"][0]["snapshotId"] for run in (first, second)]
+    first_records, second_records = (stored_records(restic_repository, s) for s in snapshots)
+    assert [r.acl for r in second_records][1:3] == [(AclEntry(1, "world", "anyone"),)] * 2
+    assert [r for r in second_records if r.path != f"{zk_root}/node-0001"] == [
+        r for r in first_records if r.path != f"{zk_root}/node-0001"
+    ]
+
+
+def test_read_all_acls_asks_zookeeper_for_every_acl(
+    zookeeper: ZooKeeperServer,
+    zk_client: KazooClient,
+    zk_root: str,
+    restic_repository: LocalResticRepository,
+) -> None:
+    seed(zk_client, zk_root, count=5)
+    repo = str(restic_repository.path)
+    assert backup(zookeeper, zk_root, repo, env=restic_repository.env()).code == 0
+    again = executor(
+        "backup", "--zookeeper", zookeeper.hosts, "--auth", "digest", "--root", zk_root,
+        "--repository", repo, "--read-all-acls", env={**ZK_ENV, **restic_repository.env()},
+    )  # fmt: skip
+    assert again.code == 0, again.stderr
+    assert logged(again, "ACLs taken") == []
