@@ -29,25 +29,27 @@ from kazoo.security import ACL, Id
 from executor.stream import FLAG_ACL_REDACTED, AclEntry, StreamError, acl_versions, path_key
 
 _PUBLISH_EVERY = 512  # records loaded between updates of the covered position
+# About 120 B of memory per known ACL: at most 2^20 (~125 MB) are kept, so the dump stays
+# within its memory budget on any tree; nodes beyond them are read from ZooKeeper.
+MOST_KNOWN = 1 << 20
 PATIENCE = 5.0  # seconds one batch may wait for the loader before the dump stops waiting
 
 
 class KnownAcls:
     """ACLs by ACL version key (`stream.acl_version`), filled in path order by a loader."""
 
-    def __init__(self, patience: float = PATIENCE) -> None:
+    def __init__(self, patience: float = PATIENCE, most: int = MOST_KNOWN) -> None:
         self._acl_by_version: dict[bytes, tuple[ACL, ...]] = {}
         self._distinct: dict[tuple[AclEntry, ...], tuple[ACL, ...]] = {}
         self._covered: tuple[str, ...] | None = None  # path key of the last published record
+        self._last_path: str | None = None  # of the last record loaded
         self.complete = False
         self._loading = True
         self._changed = threading.Condition()
         self._stop = threading.Event()
         self._patience = patience
+        self._most = most
         self.problem = ""  # why loading ended early ("" while loading or when complete)
-
-    def __len__(self) -> int:
-        return len(self._acl_by_version)
 
     def covers(self, key: tuple[str, ...]) -> bool:
         """True when every previous record up to path key `key` has been loaded (so a node
@@ -77,30 +79,33 @@ class KnownAcls:
     def load(self, stream: IO[bytes]) -> None:
         """Read a previous stream to its end (or until `stop`); a damaged stream keeps what
         came before the damage (each record is what ZooKeeper answered) and sets `problem`."""
-        last_path: list[str] = []  # the last record's path, once there is one
         try:
-            self._load(stream, last_path)
+            self._load(stream)
         except (StreamError, OSError, ValueError) as exc:  # damaged, or the reader was stopped
-            self.problem = f"the previous snapshot's stream ended early ({exc})"
+            if not self._stop.is_set():
+                self.problem = f"the previous snapshot's stream ended early ({exc})"
         finally:
             with self._changed:
-                if last_path:
-                    self._covered = path_key(last_path[0])
+                if self._last_path is not None:
+                    self._covered = path_key(self._last_path)
                 self._loading = False
                 self._changed.notify_all()
 
-    def _load(self, stream: IO[bytes], last_path: list[str]) -> None:
+    def _load(self, stream: IO[bytes]) -> None:
         known = self._acl_by_version
         for count, record in enumerate(acl_versions(stream), 1):
             if not record.flags & FLAG_ACL_REDACTED:
                 known[record.version] = self._interned(record.acl)
+            self._last_path = record.path
             if count % _PUBLISH_EVERY == 0:
                 with self._changed:
                     self._covered = path_key(record.path)
                     self._changed.notify_all()
                 if self._stop.is_set():
                     return
-            last_path[:] = [record.path]
+            if count >= self._most:
+                self.problem = f"the previous snapshot holds more than {self._most:,} nodes"
+                return
         self.complete = True
 
     def stop(self) -> None:
@@ -121,8 +126,8 @@ def loading(
     previous: subprocess.Popen[bytes], describe_failure: Callable[[str], str]
 ) -> Iterator[KnownAcls]:
     """Load the stream `previous` writes to its stdout in a background thread while the body
-    runs; then stop it (killing `previous` if it is still running) and yield nothing more.
-    `describe_failure(stderr)` turns the process's error output into `problem`."""
+    runs, then stop loading and kill `previous` if it still runs. When `previous` failed,
+    `describe_failure(its stderr)` becomes the KnownAcls' `problem`."""
     known = KnownAcls()
     assert previous.stdout is not None and previous.stderr is not None
     thread = threading.Thread(

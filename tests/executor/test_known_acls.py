@@ -119,6 +119,17 @@ def test_a_previous_stream_cut_short_serves_what_it_holds(zk_client, zk_settings
     assert records(again) == records(previous)
 
 
+def test_no_more_acls_are_kept_than_the_limit(zk_client, zk_settings, zk_root) -> None:
+    seed(zk_client, zk_root)
+    previous, _ = stream_of(zk_settings, zk_root)
+    known = KnownAcls(most=600)
+    known.load(io.BytesIO(previous))
+    assert not known.complete and "more than 600 nodes" in known.problem
+    again, summary = stream_of(zk_settings, zk_root, known)
+    assert 0 < summary.acls_reused <= 600  # a batch reaching past the last known reads all
+    assert records(again) == records(previous)
+
+
 def test_the_dump_stops_waiting_for_a_previous_stream_that_stalls() -> None:
     read_end, write_end = os.pipe()
     known = KnownAcls(patience=0.2)
