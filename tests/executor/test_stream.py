@@ -15,6 +15,8 @@ from executor.stream import (
     StreamError,
     StreamHeader,
     StreamWriter,
+    acl_version,
+    acl_versions,
     decode_node,
     encode_node,
     ends_with_trailer,
@@ -153,3 +155,22 @@ def test_a_trailer_at_the_wrong_offset_is_not_an_end():
     """A whole stream's bytes inside a longer stream do not end the longer one."""
     longer = b"x" * 7 + SAMPLE
     assert not ends_with_trailer(longer, len(longer))
+
+
+def test_acl_versions_give_each_records_acl_under_its_version_key():
+    read = list(acl_versions(io.BytesIO(SAMPLE)))
+    expected = [
+        (r.path, acl_version(r.path, r.stat[0], r.stat[2], r.stat[6]), r.acl)
+        for r in records(io.BytesIO(SAMPLE))
+    ]
+    assert [(v.path, v.version, v.acl) for v in read] == expected
+    assert len(read) == 5
+
+
+def test_acl_versions_of_a_cut_stream_give_the_records_before_the_cut_then_fail():
+    read = []
+    inside_the_last_node = SAMPLE.rindex(b"/b") + 1
+    with pytest.raises(StreamError, match="truncated"):
+        for version in acl_versions(io.BytesIO(SAMPLE[:inside_the_last_node])):
+            read.append(version.path)
+    assert read == ["/", "/a", "/a/b", "/a-c"]
