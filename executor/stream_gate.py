@@ -5,10 +5,11 @@ restic 0.14 commits whatever it has read once stdin closes, even a stream cut sh
 is restic's parent and the only holder of restic's stdin. It copies its own stdin to restic
 and, at the end of its input, closes restic's stdin only if the stream ended with an intact
 trailer (`stream.ends_with_trailer`). Otherwise — the executor died, aborted, or a signal came
-— it kills restic first and waits for it, so restic never sees an end of input and writes no
-snapshot. restic gets PR_SET_PDEATHSIG=SIGKILL: if the gate itself is killed outright, restic
-is killed with it (the kernel closes the gate's pipe end just before it signals restic; a
-commit takes restic milliseconds of I/O, and SIGKILL stops it at its next system call).
+— it sends restic SIGKILL first, so restic runs none of its own code after its input ends
+and writes no snapshot. restic gets PR_SET_PDEATHSIG=SIGKILL: if the gate itself is killed
+outright, restic is killed with it (the kernel closes the gate's pipe end just before it
+signals restic; a commit takes restic milliseconds of I/O, and SIGKILL stops it at its next
+system call).
 
     python -m executor.stream_gate restic -r REPO backup --stdin …
 
@@ -86,20 +87,25 @@ def main(argv: list[str] | None = None) -> int:
     restic = subprocess.Popen(command, stdin=subprocess.PIPE, preexec_fn=_kill_restic_on_death)
     assert restic.stdin is not None
 
-    def refuse(signum: int | None = None, frame: FrameType | None = None) -> None:
-        restic.kill()  # before our end of its stdin closes: restic must not see an end
-        restic.wait()
-        print(REFUSED_MESSAGE, file=sys.stderr, flush=True)
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        # Kill without waiting: the signal may arrive while this thread is already waiting
+        # for restic (holding Popen's wait lock). Once SIGKILL is sent restic runs no more of
+        # its own code, so it cannot act on the end of input our exit gives it.
+        restic.kill()
+        os.write(2, REFUSED_MESSAGE.encode() + b"\n")
         os._exit(REFUSED)
 
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(signum, refuse)
+        signal.signal(signum, on_signal)
     copied = copy_until_end(sys.stdin.fileno(), restic.stdin.fileno())
     if copied is None:  # restic exited early (its stderr says why)
         return restic.wait()
     tail, size = copied
     if not ends_with_trailer(tail, size):
-        refuse()
+        restic.kill()  # before our end of its stdin closes: restic must not see an end
+        restic.wait()
+        os.write(2, REFUSED_MESSAGE.encode() + b"\n")
+        return REFUSED
     restic.stdin.close()  # a complete stream: restic may commit now
     return restic.wait()
 

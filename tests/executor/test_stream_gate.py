@@ -135,3 +135,42 @@ def test_a_gate_killed_outright_takes_restic_with_it(
         assert time.monotonic() < deadline, "restic outlived its gate"
         time.sleep(0.01)
     assert restic_repository.snapshot_ids() == []
+
+
+# A stand-in for the executor: starts the gate as `executor backup` does (ResticRepository),
+# writes half a stream and dies outright. The gate then sees its input end and, at nearly the
+# same moment, gets the SIGTERM its parent-death signal sends.
+DYING_PARENT = """
+import os, sys
+from executor.backends import Repository, base_environment
+from executor.restic import ResticRepository
+secrets = {"RESTIC_PASSWORD": os.environ["RESTIC_PASSWORD"]}
+spec = Repository("r", sys.argv[1], env=secrets)
+with ResticRepository(spec, base_environment(os.environ)) as repo:
+    gate = repo.start_backup(["zkstash"], "zk", stdout=sys.stdout.buffer, stderr=sys.stderr.buffer)
+    print(gate.pid, flush=True)
+    gate.stdin.write(sys.stdin.buffer.read())
+    gate.stdin.flush()
+    os.kill(os.getpid(), 9)
+"""
+
+
+@pytest.mark.reliability("Fault: executor killed", "gate's parent dies mid-stream")
+@pytest.mark.parametrize("attempt", range(3))
+def test_when_the_executor_dies_the_gate_stops_restic_and_exits(
+    restic_repository: LocalResticRepository, attempt: int
+) -> None:
+    parent = subprocess.run(
+        [sys.executable, "-c", DYING_PARENT, str(restic_repository.path)],
+        input=STREAM[: len(STREAM) // 2],
+        env={"PATH": os.environ["PATH"], **restic_repository.env()},
+        capture_output=True,
+        timeout=60,
+    )
+    assert parent.returncode == -signal.SIGKILL
+    gate_pid = int(parent.stdout.split()[0])
+    deadline = time.monotonic() + 30
+    while not gone(gate_pid):
+        assert time.monotonic() < deadline, "the gate outlived its executor"
+        time.sleep(0.01)
+    assert restic_repository.snapshot_ids() == []
