@@ -36,7 +36,8 @@ def user_part(
     """The fields of ``obj`` its author wrote; ``kind``/``api_version`` override the object's
     own (a related object is checked as the kind Metacontroller filed it under)."""
     metadata = obj.get("metadata")
-    metadata = metadata if isinstance(metadata, Mapping) else {}
+    # type() first: the abc check takes seven times as long, and decoded JSON is dicts.
+    metadata = metadata if type(metadata) is dict or isinstance(metadata, Mapping) else {}
     part: dict[str, Any] = {
         "apiVersion": obj.get("apiVersion") if api_version is None else api_version,
         "kind": obj.get("kind") if kind is None else kind,

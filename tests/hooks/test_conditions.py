@@ -1,5 +1,7 @@
 """Conditions carry lastTransitionTime forward from the observed status; no clock is read."""
 
+from types import MappingProxyType
+
 from hooks import conditions
 
 PREVIOUS = [
@@ -71,6 +73,12 @@ def test_helpers_read_condition_status():
     assert conditions.is_true(PREVIOUS, "Ready")
     assert not conditions.is_false(PREVIOUS, "Ready")
     assert conditions.status_of(PREVIOUS, "Missing") is None
+
+
+def test_conditions_given_as_other_mappings_than_dicts_are_read_too():
+    previous = [MappingProxyType(PREVIOUS[0])]
+    assert conditions.find(previous, "Ready") == PREVIOUS[0]
+    assert conditions.find([["not", "a", "condition"], *previous], "Ready") == PREVIOUS[0]
 
 
 def test_sorted_conditions_orders_by_type_and_dedupes():

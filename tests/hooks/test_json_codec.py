@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from hooks.protocol import decode_json, encode_json
+from hooks.protocol import decode_json, encode_json, json_thawer
 
 BEYOND_64_BITS = [2**64, -(2**63) - 1, 123456789012345678901234567890]
 
@@ -76,3 +76,33 @@ def test_text_given_as_str_is_read_too():
 def test_text_that_is_not_json_raises_value_error(text):
     with pytest.raises(ValueError):
         decode_json(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b'{"kind": "CronJob", "spec": {"schedule": "*/5 * * * *", "suspend": false, "n": 3}}',
+        b'{"ratio": 1e-05, "big": 1e16, "text": "\\u00fc", "missing": null}',
+        b'{"n": 123456789012345678901234567890, "below": -9223372036854775809}',
+        b'{"x": NaN, "y": [Infinity, -Infinity]}',
+        '{"name": "zk"}'.encode("utf-16"),
+    ],
+    ids=["plain", "floats and text", "beyond 64 bits", "nan and infinities", "utf-16"],
+)
+def test_a_thawer_gives_what_decode_json_reads(text):
+    thawed = json_thawer(text)()
+    assert json.dumps(thawed) == json.dumps(decode_json(text))
+    assert [type(v) for v in thawed.values()] == [type(v) for v in decode_json(text).values()]
+
+
+def test_each_thaw_gives_a_new_value_that_can_be_changed_freely():
+    thaw = json_thawer(b'{"metadata": {"labels": {"a": "1"}}}')
+    first = thaw()
+    first["metadata"]["labels"]["a"] = "changed"
+    assert thaw() == {"metadata": {"labels": {"a": "1"}}}
+
+
+@pytest.mark.parametrize("text", [b"", b"{", b'{"a": }', b"\xff"])
+def test_a_thawer_of_text_that_is_not_json_raises_value_error_at_once(text):
+    with pytest.raises(ValueError):
+        json_thawer(text)

@@ -2,6 +2,7 @@
 
 import json
 from pathlib import Path
+from types import MappingProxyType
 
 import pytest
 
@@ -70,6 +71,27 @@ def test_related_object_with_malformed_metadata_is_addressed_by_its_key():
     body["related"]["ConfigMap.v1"]["source-ns/cm-1"]["metadata"] = "not an object"
     request = parse_request(body)
     assert request.related.get("ConfigMap", "v1", "cm-1", namespace="source-ns") is not None
+
+
+def test_a_body_made_of_other_mappings_than_dicts_parses_as_the_same_body_of_dicts():
+    body = sample("composite_v2_sync_request.json")
+    as_proxies = MappingProxyType(
+        {
+            **body,
+            "parent": MappingProxyType(body["parent"]),
+            "related": MappingProxyType(
+                {
+                    key: MappingProxyType(
+                        {name: MappingProxyType(obj) for name, obj in group.items()}
+                    )
+                    for key, group in body["related"].items()
+                }
+            ),
+        }
+    )
+    request = parse_request(as_proxies)
+    assert request.related.groups == parse_request(body).related.groups
+    assert request.name == "my-config-list"
 
 
 @pytest.mark.parametrize(
