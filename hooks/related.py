@@ -11,10 +11,14 @@ by the API server, and are admitted as they are; kinds others write are checked 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
+import orjson
+
 from hooks import validity
+from schemas.problems import Problem
 from schemas.registry import kind_for
 
 # Kinds others write: KubeDB writes AppBindings, and the Addon catalog may be KubeStash's own.
@@ -42,10 +46,32 @@ def problem(
     (namespace, name)) cannot be read, naming it and the field; None when it can."""
     if kind_for(api_version, kind) is None:
         return None
-    if (api_version, kind) in FOREIGN_KINDS:
-        found = validity.loose_problems(obj, kind, api_version)
+    try:
+        text = orjson.dumps(obj)
+    except orjson.JSONEncodeError:  # not plain JSON values: checked as they are
+        found: Sequence[Problem] = _problems(kind, api_version, obj)
     else:
-        found = validity.problems(obj, kind, api_version)
+        # orjson writes NaN and the infinities as null too: text with null is not a key.
+        found = (
+            _problems_of_text(kind, api_version, text)
+            if text.rfind(b"null") < 0
+            else _problems(kind, api_version, obj)
+        )
     if not found:
         return None
     return f"{where(kind, *address)}: {validity.summary(found)}"
+
+
+def _problems(kind: str, api_version: str, obj: Mapping[str, Any]) -> list[Problem]:
+    if (api_version, kind) in FOREIGN_KINDS:
+        return validity.loose_problems(obj, kind, api_version)
+    return validity.problems(obj, kind, api_version)
+
+
+# Metacontroller sends the same related objects, unchanged, on every sync: their problems are
+# memoised on the object's own text, which takes a third of the time of picking out its user
+# part and writing that (validity's memo, used on a miss here). The text is orjson's, keys in
+# the object's order, without null, so it reads back as the object exactly.
+@lru_cache(maxsize=1024)
+def _problems_of_text(kind: str, api_version: str, text: bytes) -> tuple[Problem, ...]:
+    return tuple(_problems(kind, api_version, orjson.loads(text)))

@@ -36,12 +36,18 @@ def user_part(
     """The fields of ``obj`` its author wrote; ``kind``/``api_version`` override the object's
     own (a related object is checked as the kind Metacontroller filed it under)."""
     metadata = obj.get("metadata")
+    user_metadata: dict[str, Any] = {}
     # type() first: the abc check takes seven times as long, and decoded JSON is dicts.
-    metadata = metadata if type(metadata) is dict or isinstance(metadata, Mapping) else {}
+    if type(metadata) is dict or isinstance(metadata, Mapping):
+        # A loop, not a comprehension: this runs for every related object of every sync, and
+        # a comprehension's own frame costs more than the copying.
+        for key in USER_METADATA:
+            if key in metadata:
+                user_metadata[key] = metadata[key]
     part: dict[str, Any] = {
         "apiVersion": obj.get("apiVersion") if api_version is None else api_version,
         "kind": obj.get("kind") if kind is None else kind,
-        "metadata": {k: metadata[k] for k in USER_METADATA if k in metadata},
+        "metadata": user_metadata,
     }
     if "spec" in obj:
         part["spec"] = obj["spec"]
