@@ -11,6 +11,7 @@ request context and signals cost 0.06-0.14 ms a call, 6-12 % of a sync's server 
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -132,11 +133,25 @@ class HookCalls:
             )
         result = answer(handler, hook, controller, read_json_body(environ))
         status = result[0]
-        metrics.SYNCS.labels(controller, hook, str(status)).inc()
-        if status >= 400:
-            metrics.ERRORS.labels(controller, hook).inc()
-        metrics.LATENCY.labels(controller, hook).observe(time.perf_counter() - started)
+        calls, errors, latency = _metrics_of(controller, hook, status)
+        calls.inc()
+        if errors is not None:
+            errors.inc()
+        latency.observe(time.perf_counter() - started)
         return respond(start_response, result)
+
+
+# prometheus_client's labels() takes a lock and builds its key on every call (1.4 us a hook
+# call); a labelled metric is the same object for good, so it is looked up once. Only served
+# controllers and hooks get here, so the number of entries is bounded.
+@functools.cache
+def _metrics_of(controller: str, hook: str, status: int) -> tuple[Any, Any, Any]:
+    """The (calls, errors or None below 400, latency) metrics of one kind of hook answer."""
+    return (
+        metrics.SYNCS.labels(controller, hook, str(status)),
+        metrics.ERRORS.labels(controller, hook) if status >= 400 else None,
+        metrics.LATENCY.labels(controller, hook),
+    )
 
 
 def create_app(controllers: Mapping[str, ModuleType] | None = None) -> Flask:

@@ -147,11 +147,12 @@ class ObjectIndex:
             if type(objects) is not dict and not isinstance(objects, Mapping):
                 raise InvalidRequest(f"{what}[{key!r}]: expected an object keyed by name")
             group: dict[tuple[str, str], dict[str, Any]] = {}
+            kind, api_version = _split_key(key)
             for wire_name, obj in objects.items():
                 if type(obj) is not dict and not isinstance(obj, Mapping):
                     raise InvalidRequest(f"{what}[{key!r}][{wire_name!r}]: expected an object")
                 address = _address(obj, wire_name, default_namespace)
-                why = admit(*_split_key(key), obj, address) if admit is not None else None
+                why = admit(kind, api_version, obj, address) if admit is not None else None
                 if why is None:
                     group[address] = dict(obj)
                 else:

@@ -12,11 +12,14 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from prometheus_client import REGISTRY
+
 from hooks.app import create_app
 from tests.hooks import world
 from tests.infra.http import wait_until_serving
 
 ROOT = Path(__file__).resolve().parents[2]
+CALLS = "zkstash_hook_requests_total"
 BODY = world.sync_body(
     "backupconfiguration",
     world.backup_configuration(),
@@ -106,6 +109,23 @@ def test_health_and_metrics():
         in metrics
     )
     assert "zkstash_hook_latency_seconds_bucket" in metrics
+
+
+def test_every_call_is_counted_and_only_failed_ones_as_errors():
+    app = client()
+    labels = {"controller": "backupconfiguration", "hook": "sync"}
+
+    def count(name, **extra):
+        return REGISTRY.get_sample_value(name, {**labels, **extra}) or 0.0
+
+    answered, refused = count(CALLS, code="200"), count(CALLS, code="400")
+    errors = count("zkstash_hook_errors_total")
+    app.post("/sync/backupconfiguration", json=BODY)
+    app.post("/sync/backupconfiguration", json=BODY)
+    app.post("/sync/backupconfiguration", json=[])
+    assert count(CALLS, code="200") == answered + 2
+    assert count(CALLS, code="400") == refused + 1
+    assert count("zkstash_hook_errors_total") == errors + 1
 
 
 def free_port():
