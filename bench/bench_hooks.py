@@ -93,6 +93,7 @@ class Run:
     wrk_cpu_ms: float  # CPU time of wrk per request
     load: float  # 1-minute load average when the run started
     others: float  # cores other processes kept busy during the run
+    split: tuple[int, ...] = ()  # wrk's connections held by each worker, most first
 
 
 @dataclass(frozen=True)
@@ -150,9 +151,9 @@ def _check(url: str, body: bytes) -> int:
     return len(data)
 
 
-def _workers_cpu_seconds(arbiter_pid: int) -> float:
-    """User + system CPU time of the arbiter's live child processes (the workers)."""
-    total = 0
+def _worker_stats(arbiter_pid: int) -> dict[int, list[str]]:
+    """/proc/<pid>/stat fields (after "pid (comm)") of the arbiter's live child processes."""
+    workers = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -160,10 +161,47 @@ def _workers_cpu_seconds(arbiter_pid: int) -> float:
             stat = Path(f"/proc/{entry}/stat").read_text()
         except OSError:
             continue
-        fields = stat.rsplit(")", 1)[1].split()  # after "pid (comm)": state, ppid, ...
+        fields = stat.rsplit(")", 1)[1].split()  # state, ppid, ...
         if int(fields[1]) == arbiter_pid:
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / CLOCK_TICKS
+            workers[int(entry)] = fields
+    return workers
+
+
+def _worker_pids(arbiter_pid: int) -> list[int]:
+    return list(_worker_stats(arbiter_pid))
+
+
+def _workers_cpu_seconds(arbiter_pid: int) -> float:
+    """User + system CPU time of the arbiter's live child processes (the workers)."""
+    ticks = sum(int(f[11]) + int(f[12]) for f in _worker_stats(arbiter_pid).values())
+    return ticks / CLOCK_TICKS  # utime + stime
+
+
+def _established_inodes(port: int) -> set[str]:
+    """Socket inodes of established TCP connections whose local port is `port`."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "01":
+            inodes.add(fields[9])
+    return inodes
+
+
+def _connection_split(arbiter_pid: int, port: int) -> tuple[int, ...]:
+    """How many of the server's established connections each worker holds, most first: the
+    kernel hashes connections onto the workers' `reuse_port` sockets, and the busier worker
+    sets the tail latency."""
+    inodes = _established_inodes(port)
+    counts = []
+    for worker in _worker_pids(arbiter_pid):
+        try:
+            links = [
+                os.readlink(f"/proc/{worker}/fd/{fd}") for fd in os.listdir(f"/proc/{worker}/fd")
+            ]
+        except OSError:
+            continue
+        counts.append(sum(link[8:-1] in inodes for link in links if link.startswith("socket:[")))
+    return tuple(sorted(counts, reverse=True))
 
 
 def _system_busy_seconds() -> float:
@@ -183,17 +221,21 @@ def _latency_ms(out: str, percentile: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def _wrk(url: str, script: Path, seconds: int, arbiter_pid: int) -> Run:
+def _wrk(url: str, script: Path, seconds: int, arbiter_pid: int, port: int) -> Run:
     """One wrk run; fails on any socket error or non-2xx answer."""
     load = os.getloadavg()[0]
     server_before, wrk_before = _workers_cpu_seconds(arbiter_pid), _children_cpu_seconds()
     busy_before, started = _system_busy_seconds(), time.monotonic()
-    out = subprocess.run(
+    wrk = subprocess.Popen(
         ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "-s", str(script), url],
-        check=True,
-        capture_output=True,
+        stdout=subprocess.PIPE,
         text=True,
-    ).stdout
+    )
+    time.sleep(min(1.0, seconds / 2))  # wrk has opened every connection by now
+    split = _connection_split(arbiter_pid, port)
+    out, _ = wrk.communicate()
+    if wrk.returncode != 0:
+        raise RuntimeError(f"wrk failed ({wrk.returncode}):\n{out}")
     busy = _system_busy_seconds() - busy_before
     elapsed = time.monotonic() - started
     server_cpu = _workers_cpu_seconds(arbiter_pid) - server_before
@@ -210,6 +252,7 @@ def _wrk(url: str, script: Path, seconds: int, arbiter_pid: int) -> Run:
         wrk_cpu_ms=wrk_cpu / requests * 1000,
         load=load,
         others=max(0.0, busy - server_cpu - wrk_cpu) / elapsed,
+        split=split,
     )
 
 
@@ -241,8 +284,12 @@ def _summary(label: str, runs: list[Run]) -> str:
         f"CPU/req server {median(r.server_cpu_ms for r in runs):.3f} ms + wrk "
         f"{median(r.wrk_cpu_ms for r in runs):.3f} ms -> {CORES}-core ceiling "
         f"{CORES / cpu * 1000:5.0f} req/s\n    runs (req/s / p99 ms / load average / cores "
-        "busy with other processes): "
-        + ", ".join(f"{r.rate:.0f}/{r.p99_ms:.1f}/{r.load:.1f}/{r.others:.2f}" for r in runs)
+        "busy with other processes / connections per worker): "
+        + ", ".join(
+            f"{r.rate:.0f}/{r.p99_ms:.1f}/{r.load:.1f}/{r.others:.2f}/"
+            + "+".join(map(str, r.split))
+            for r in runs
+        )
     )
 
 
@@ -299,7 +346,7 @@ def main() -> None:
                     server, port = servers[target]
                     _wait_for_quiet(args.max_busy, args.patience)
                     url = f"http://127.0.0.1:{port}{target.path}"
-                    runs[target].append(_wrk(url, script, args.seconds, server.pid))
+                    runs[target].append(_wrk(url, script, args.seconds, server.pid, port))
         finally:
             for server, _ in servers.values():
                 _stop(server)
