@@ -18,6 +18,7 @@ Exit status: restic's, or REFUSED (with one line on stderr) when the gate stoppe
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -88,10 +89,12 @@ def main(argv: list[str] | None = None) -> int:
     assert restic.stdin is not None
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        # Kill without waiting: the signal may arrive while this thread is already waiting
-        # for restic (holding Popen's wait lock). Once SIGKILL is sent restic runs no more of
-        # its own code, so it cannot act on the end of input our exit gives it.
+        # The signal may arrive while this thread is inside Popen.wait (holding its lock), so
+        # restic is reaped with os.waitpid: once it is gone, its repository lock is stale and
+        # the executor's `restic unlock` removes it.
         restic.kill()
+        with contextlib.suppress(ChildProcessError):  # already reaped by Popen.wait
+            os.waitpid(restic.pid, 0)
         os.write(2, REFUSED_MESSAGE.encode() + b"\n")
         os._exit(REFUSED)
 
