@@ -5,7 +5,7 @@ Tree: 1,000 parents x 100 children, 100-byte values (101,001 znodes incl. the ro
 standalone Debian ZooKeeper; restores go to a second server. Several runs, median.
 
     .venv/bin/python -m bench.bench_executor [--runs 3] [--peer-runs 2]
-    .venv/bin/python -m bench.bench_executor --large      # peak RSS of a 1M-znode dump
+    .venv/bin/python -m bench.bench_executor --large      # peak RSS: 1M-znode dump, backups
 
 Measured:
 - dump+upload: `executor backup --zookeeper … --repository <local restic repo>` (whole CLI:
