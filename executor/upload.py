@@ -102,7 +102,7 @@ class _Feeder:
                 continue  # keep draining so the producer never blocks on a dead repository
             try:
                 stdin.write(chunk)
-            except OSError:  # restic exited (BrokenPipe) or was killed
+            except OSError:  # the gate exited (BrokenPipe): restic failed or was stopped
                 self.broken = True
         if not self.broken:
             try:

@@ -3,44 +3,15 @@
 from __future__ import annotations
 
 import copy
-import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from schemas.loader import load_documents
-from tests.standin.clock import parse_rfc3339
+from tests.standin.apiserver.tables import age, json_path
 from tests.standin.kinds import ResourceType
 from tests.standin.standin import Standin
 from tests.standin.store import NotFound
-
-_JSONPATH_STEP = re.compile(r"\.([A-Za-z0-9_\-/]+)|\[(\d+)\]")
-
-
-def json_path(obj: Any, path: str) -> Any:
-    """Evaluate the simple JSONPath of printer columns: `.status.phase`, `.a.b[0].c`."""
-    value = obj
-    for name, index in _JSONPATH_STEP.findall(path.strip().lstrip("{").rstrip("}")):
-        if name:
-            value = value.get(name) if isinstance(value, dict) else None
-        else:
-            value = (
-                value[int(index)] if isinstance(value, list) and int(index) < len(value) else None
-            )
-        if value is None:
-            return None
-    return value
-
-
-def age(timestamp: str | None, now: datetime) -> str:
-    """kubectl's short age: 42s, 5m, 3h, 2d."""
-    if not timestamp:
-        return "<unknown>"
-    seconds = max(0, int((now - parse_rfc3339(timestamp)).total_seconds()))
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
 
 
 def _documents(source: str | Path | list[dict[str, Any]] | dict[str, Any]) -> list[dict[str, Any]]:

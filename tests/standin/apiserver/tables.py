@@ -1,7 +1,8 @@
 """Server-side printing: the `meta.k8s.io/v1` Table that `kubectl get` asks for.
 
 Columns are NAME, the kind's printer columns (a CRD's additionalPrinterColumns, the few the
-stand-in declares for built-ins) and AGE, the same choice as the stand-in's own `Kubectl.get`.
+stand-in declares for built-ins) and AGE, the same choice as the stand-in's own `Kubectl.get`,
+which prints with `json_path` and `age` from here too.
 Date cells are ages relative to the stand-in's clock, as the API server renders them.
 """
 
