@@ -5,6 +5,11 @@ Phases (reference §1.6): Pending (waiting for repositories/target), Running, Su
 Skipped (another backup or a restore of the same target is active, or the invoker is not
 Ready/paused). A failed Job is retried with a new Job (new name) while ``retryConfig`` allows.
 Terminal phases are carried forward; the Jobs then stay as they are.
+
+A Secret named by the Job's env that does not exist keeps its pod waiting in
+``CreateContainerConfigError``; the session stays Running (the kubelet starts the pod once the
+Secret exists) and BackupExecutorEnsured is False, reason SecretNotFound, naming the Secret and
+the field that names it (``hooks.secret_uses``).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from hooks import conditions, jobs, names
+from hooks import conditions, jobs, names, pod_waits
 from hooks.protocol import (
     SyncRequest,
     as_desired,
@@ -21,6 +26,13 @@ from hooks.protocol import (
     customize_response,
     observed_as_desired,
     related_rule,
+)
+from hooks.secret_uses import (
+    SecretUse,
+    appbinding_uses,
+    repository_uses,
+    storage_uses,
+    waiting_pod,
 )
 from schemas.defaults import with_defaults
 from schemas.durations import parse_duration
@@ -31,6 +43,7 @@ STORAGE_API = "storage.kubestash.com/v1alpha1"
 TERMINAL = frozenset({"Succeeded", "Failed", "Skipped"})
 ACTIVE_RESTORE_PHASES = frozenset({"Pending", "Running", ""})
 RESYNC_WAITING_SECONDS = 15
+JOB_KIND = "backup Job"
 
 
 def customize(request: SyncRequest) -> dict[str, Any]:
@@ -251,6 +264,50 @@ def _backup_job(
 # ----------------------------------------------------------------------------- status
 
 
+def _job_secret_uses(
+    request: SyncRequest, bc: Mapping[str, Any], session: Mapping[str, Any]
+) -> list[SecretUse]:
+    """The Secrets the backup Job reads, from the objects that name them (every Repository of
+    the session, its BackupStorage, the target's AppBinding); objects gone by now contribute
+    nothing (the message then names only the Secret)."""
+    uses: list[SecretUse] = []
+    for repo in session.get("repositories") or ():
+        observed = request.related.get("Repository", STORAGE_API, str(repo.get("name"))) or {}
+        ref = (observed.get("spec") or {}).get("storageRef") or {}
+        storage = request.related.get(
+            "BackupStorage",
+            STORAGE_API,
+            str(ref.get("name")),
+            str(ref.get("namespace") or request.namespace),
+        )
+        uses += [*repository_uses(observed), *storage_uses(storage or {})]
+    _, target_ns, target_name = _target(bc)
+    appbinding = request.related.get("AppBinding", jobs.APPBINDING_API, target_name, target_ns)
+    return uses + appbinding_uses(appbinding or {})
+
+
+def _executor_condition(
+    request: SyncRequest,
+    bc: Mapping[str, Any],
+    session: Mapping[str, Any],
+    latest: Mapping[str, Any],
+    latest_state: str,
+) -> tuple[bool, str, str]:
+    """(status, reason, message) of BackupExecutorEnsured once a Job exists.
+
+    A pod the kubelet cannot configure (most often a Secret named by the Job's env is missing)
+    is not a failure: the kubelet starts it once the Secret exists, so the session stays
+    Running and this condition says what it waits for.
+    """
+    name = str(latest["metadata"]["name"])
+    waits = pod_waits.config_waits(latest, request.related.list("Pod", "v1"))
+    if latest_state not in ("Succeeded", "Failed") and waits:
+        uses = _job_secret_uses(request, bc, session)
+        reason, message = waiting_pod(request.namespace, JOB_KIND, name, waits, uses)
+        return False, reason, message
+    return True, "SuccessfullyEnsuredBackupExecutor", f"Job {name} exists."
+
+
 def _snapshot_entries(
     request: SyncRequest,
     session: Mapping[str, Any],
@@ -429,6 +486,7 @@ def _run(
     children = [as_desired(job) for job in observed_jobs]
     latest = observed_jobs[-1] if observed_jobs else None
     outcome = jobs.job_outcome(latest, pods) if latest else jobs.JobOutcome("Pending", None)
+    latest_state = outcome.state
     retry = session.get("retryConfig") or {}
     max_retry = int(retry.get("maxRetry") or 1) if retry else 0
     retried = max(0, len(observed_jobs) - 1)
@@ -452,14 +510,16 @@ def _run(
     else:
         phase = "Running"
 
-    found.add(
-        "BackupExecutorEnsured",
-        bool(observed_jobs),
-        "SuccessfullyEnsuredBackupExecutor" if observed_jobs else "BackupExecutorNotEnsured",
-        f"Job {latest['metadata']['name']} exists."
-        if latest
-        else (waiting or "Creating the backup Job."),
-    )
+    if latest is not None:
+        ensured = _executor_condition(request, bc, session, latest, latest_state)
+        found.add("BackupExecutorEnsured", *ensured)
+    else:
+        found.add(
+            "BackupExecutorEnsured",
+            False,
+            "BackupExecutorNotEnsured",
+            waiting or "Creating the backup Job.",
+        )
     if phase in ("Succeeded", "Failed") and latest is not None:
         error = outcome.message or waiting
         found.add(

@@ -48,6 +48,14 @@ from hooks.protocol import (
     observed_as_desired,
     related_rule,
 )
+from hooks.secret_uses import (
+    SecretUse,
+    appbinding_uses,
+    repository_uses,
+    secret_not_found,
+    storage_uses,
+    waiting_pod,
+)
 from schemas.defaults import with_defaults
 from schemas.durations import parse_duration
 from schemas.validation import validate
@@ -72,6 +80,7 @@ EXECUTOR_ENSURED = "RestoreExecutorEnsured"
 RESTORE_INCOMPLETE = "RestoreIncomplete"
 METRICS_PUSHED = "MetricsPushed"
 REASON_BACKUP_RUNNING = "BackupRunning"
+JOB_KIND = "restore Job"
 
 
 # ----------------------------------------------------------------------------- the spec
@@ -467,14 +476,6 @@ def _storage_of(
 # ----------------------------------------------------------------------------- the Job
 
 
-@dataclass(frozen=True)
-class SecretUse:
-    """A Secret the restore Job reads, and which field of which object names it."""
-
-    name: str
-    named_by: str
-
-
 def spec_secret_uses(source: DataSource) -> list[SecretUse]:
     """The Secrets the RestoreSession's own spec names (all customize can relate)."""
     if not source.encryption_secret:
@@ -490,53 +491,15 @@ def secret_uses(
 ) -> list[SecretUse]:
     """Every Secret the Job's ``secretKeyRef`` env vars name, with where it is named."""
     uses = spec_secret_uses(source)
-    repo_meta = _mapping(repository.get("metadata"))
-    repo_secret = _text(
-        _mapping(_mapping(repository.get("spec")).get("encryptionSecret")).get("name")
-    )
-    if repo_secret and not uses:
-        uses.append(
-            SecretUse(
-                repo_secret,
-                f"Repository {repo_meta.get('namespace')}/{repo_meta.get('name')}: "
-                "spec.encryptionSecret",
-            )
-        )
-    storage_meta = _mapping(storage.get("metadata"))
-    backend = _mapping(_mapping(storage.get("spec")).get("storage"))
-    provider = _text(backend.get("provider"))
-    settings = _mapping(backend.get(provider))
-    storage_secret = _text(settings.get("secretName")) or _text(settings.get("secret"))
-    if storage_secret:
-        uses.append(
-            SecretUse(
-                storage_secret,
-                f"BackupStorage {storage_meta.get('namespace')}/{storage_meta.get('name')}: "
-                f"spec.storage.{provider}.secretName",
-            )
-        )
-    binding_meta = _mapping(appbinding.get("metadata"))
-    binding = f"AppBinding {binding_meta.get('namespace')}/{binding_meta.get('name')}"
-    binding_spec = _mapping(appbinding.get("spec"))
-    for field in ("secret", "tlsSecret"):
-        name = _text(_mapping(binding_spec.get(field)).get("name"))
-        if name:
-            uses.append(SecretUse(name, f"{binding}: spec.{field}"))
-    return uses
-
-
-def secret_not_found(namespace: str, use: SecretUse) -> str:
-    """How the status says that a Secret the Job needs is not in its namespace."""
-    return (
-        f"Secret {namespace}/{use.name} not found (named by {use.named_by}); the restore Job "
-        f"runs in namespace {namespace} and can read Secrets only there"
-    )
+    if not uses:
+        uses += repository_uses(repository)
+    return [*uses, *storage_uses(storage), *appbinding_uses(appbinding)]
 
 
 def missing_secrets(request: SyncRequest, uses: list[SecretUse]) -> list[str]:
     """One sentence per Secret of ``uses`` (related ones) that our namespace does not hold."""
     return [
-        secret_not_found(request.namespace, use)
+        secret_not_found(request.namespace, use, JOB_KIND)
         for use in uses
         if request.related.get("Secret", "v1", use.name, namespace=request.namespace) is None
     ]
@@ -916,27 +879,8 @@ def _waiting_pod(
 ) -> tuple[str, str]:
     """(reason, message) for a restore Job whose pod the kubelet cannot configure."""
     job_name = _text(_mapping(job.get("metadata")).get("name"))
-    named_by = {use.name: use for use in _job_secret_uses(request, source, job)}
-    missing = [w.missing_secret for w in waits if w.missing_secret]
-    if missing:
-        sentences = [
-            secret_not_found(
-                request.namespace,
-                named_by.get(name) or SecretUse(name, f"the env of restore Job {job_name}"),
-            )
-            for name in dict.fromkeys(missing)
-        ]
-        return (
-            "SecretNotFound",
-            f"{'; '.join(sentences)}; the pod of restore Job {job_name} waits for it "
-            f"({pod_waits.CREATE_CONTAINER_CONFIG_ERROR})",
-        )
-    details = "; ".join(dict.fromkeys(w.message for w in waits))
-    return (
-        pod_waits.CREATE_CONTAINER_CONFIG_ERROR,
-        f"the pod of restore Job {job_name} cannot start: "
-        f"{pod_waits.CREATE_CONTAINER_CONFIG_ERROR}: {details}",
-    )
+    uses = _job_secret_uses(request, source, job)
+    return waiting_pod(request.namespace, JOB_KIND, job_name, waits, uses)
 
 
 def _blocked(state: _Status, blocked: Blocked, children: list[dict[str, Any]]) -> dict:
