@@ -6,7 +6,10 @@ the owning BackupConfiguration and its BackupSessions, every RetentionPolicy (th
 BackupConfiguration's backend names the one that applies), the catalog, the init Job's pods.
 
 Snapshots outlive BackupSessions (``sessionHistoryLimit`` prunes those): an observed Snapshot
-is kept until retention drops it.
+is kept until retention drops it. One exception: a Snapshot created while its BackupSession had
+no phase yet, which then was Skipped. A Skipped session has no Snapshot; while it holds no data
+it is no longer desired (Metacontroller deletes it; with nothing in restic its finalizer needs
+no cleanup Job) and it counts neither in the status nor in retention.
 
 How a dropped Snapshot's restic data is forgotten — mark, then omit:
 
@@ -174,6 +177,24 @@ def backup_sessions_for(request: SyncRequest, bc_name: str, sessions: list[str])
     return found
 
 
+def unwanted_snapshots(request: SyncRequest) -> set[str]:
+    """Observed Snapshots of Skipped BackupSessions that never got data (no components, phase
+    Pending): a Skipped session has no Snapshot, so these are not desired any more."""
+    skipped = {
+        str((session.get("metadata") or {}).get("name") or "")
+        for session in request.related.list("BackupSession", CORE_API)
+        if (session.get("metadata") or {}).get("namespace") == request.namespace
+        and (session.get("status") or {}).get("phase") == "Skipped"
+    }
+    return {
+        str(snapshot["metadata"]["name"])
+        for snapshot in request.children.list("Snapshot", STORAGE_API)
+        if (snapshot.get("spec") or {}).get("backupSession") in skipped
+        and not (snapshot.get("status") or {}).get("components")
+        and (snapshot.get("status") or {}).get("phase") in (None, "", "Pending")
+    }
+
+
 # --- retention -----------------------------------------------------------------------------
 
 
@@ -219,10 +240,13 @@ def _retention_rules(
 def desired_snapshots(
     request: SyncRequest, sessions: list[dict], rules: retention.RetentionRules | None
 ) -> list[dict[str, Any]]:
-    """Snapshot children: one per BackupSession plus every observed one, minus retention."""
+    """Snapshot children: one per BackupSession plus every observed one, minus those of
+    Skipped sessions without data, minus retention."""
+    unwanted = unwanted_snapshots(request)
     observed = {
-        (s.get("metadata") or {}).get("name"): s
+        name: s
         for s in request.children.list("Snapshot", STORAGE_API)
+        if (name := (s.get("metadata") or {}).get("name")) not in unwanted
     }
     wanted: dict[str, dict[str, Any]] = {name: as_desired(obj) for name, obj in observed.items()}
     session_of: dict[str, dict[str, Any]] = {}

@@ -2,13 +2,19 @@
 
 Parent: Snapshot (storage.kubestash.com/v1alpha1). Child: the cleanup Job (finalize only).
 Related: the backup Job and its Pods (label ``kubestash.com/backup-session=<session>``), the
-Repository, every BackupStorage (the Repository names which one), and the zookeeper-addon
-Addon and Functions (the cleanup Job's image).
+BackupSession itself (by name), the Repository, every BackupStorage (the Repository names which
+one), and the zookeeper-addon Addon and Functions (the cleanup Job's image).
 
 The status is read from the executor's BackupResult in the backup pod's termination message.
 BackupSessions (and with them their Jobs and Pods) are pruned to ``sessionHistoryLimit``; a
 Snapshot outlives them, so a terminal result is carried forward from the Snapshot's own status
 once the pod is gone.
+
+A Repository creates the Snapshot as soon as it sees the BackupSession, which may then end
+without ever running a backup Job. Without a Job there is no result to wait for, so the
+Snapshot fails (``BackupIncomplete``) once its BackupSession has Failed without a Job, or is
+gone and no Job was ever seen. (A Skipped session's Snapshot is not wanted at all: the
+Repository stops desiring it.)
 """
 
 from __future__ import annotations
@@ -23,10 +29,12 @@ from hooks.protocol import (
     as_desired,
     composite_response,
     customize_response,
+    group_key,
     related_rule,
 )
 
 STORAGE_API = "storage.kubestash.com/v1alpha1"
+CORE_API = "core.kubestash.com/v1alpha1"
 BATCH_API = "batch/v1"
 COMPONENT = "dump"
 TERMINAL_PHASES = ("Succeeded", "Failed")
@@ -34,6 +42,8 @@ PHASES = ("Pending", "Running", *TERMINAL_PHASES)
 
 CONDITION_BACKUP_INCOMPLETE = "BackupIncomplete"
 REASON_EXECUTOR_TERMINATED = "BackupExecutorTerminatedBeforeCompletion"
+REASON_SESSION_FAILED = "BackupSessionFailedWithoutBackupJob"
+REASON_SESSION_GONE = "BackupSessionNotFound"
 CONDITION_CLEANUP = "SnapshotDataForgotten"
 
 
@@ -141,11 +151,16 @@ def customize(request: SyncRequest) -> dict[str, Any]:
     """Related objects: the session's backup Job/Pods, the Repository, storages, the catalog."""
     # An invalid spec names nothing that can be trusted; sync then only reports the spec.
     spec = {} if invalid.parent_problems(request) else request.parent.get("spec") or {}
-    session_label = {names.LABEL_BACKUP_SESSION: str(spec.get("backupSession") or "")}
+    backup_session = str(spec.get("backupSession") or "")
+    session_label = {names.LABEL_BACKUP_SESSION: backup_session}
     return customize_response(
         [
             related_rule(
                 BATCH_API, "jobs", namespace=request.namespace, match_labels=session_label
+            ),
+            # Whether the session ended without ever running a backup Job.
+            related_rule(
+                CORE_API, "backupsessions", namespace=request.namespace, names=[backup_session]
             ),
             related_rule("v1", "pods", namespace=request.namespace, match_labels=session_label),
             # The cleanup Job's pods carry the result of the forget.
@@ -209,8 +224,91 @@ def _incomplete_condition(
     )
 
 
+def _session_failure(session: Mapping[str, Any]) -> str:
+    """Why a BackupSession failed: the messages of its False conditions, in type order."""
+    found = (session.get("status") or {}).get("conditions") or ()
+    messages = [
+        str(c.get("message") or c.get("reason") or c.get("type"))
+        for c in conditions.sorted_conditions(c for c in found if isinstance(c, Mapping))
+        if c.get("status") == conditions.FALSE
+    ]
+    return "; ".join(messages)
+
+
+def never_ran(request: SyncRequest, job_seen: bool) -> tuple[str, str] | None:
+    """(reason, message) when no backup result can come any more for this Snapshot: its
+    BackupSession failed without a backup Job, or is gone before its result was seen; None
+    while a result may still come (the session is Pending or Running, or not related at all).
+
+    ``job_seen``: a backup Job of the session was observed on an earlier sync."""
+    name = str((request.parent.get("spec") or {}).get("backupSession") or "")
+    where = f"BackupSession {name}"
+    rejected = request.related.rejection("BackupSession", CORE_API, name, request.namespace)
+    if rejected is not None:
+        # Its controller fails a session it cannot read in the same words, before any Job.
+        return (
+            None
+            if job_seen
+            else (REASON_SESSION_FAILED, f"{where} can never run a backup Job: {rejected}")
+        )
+    session = request.related.get("BackupSession", CORE_API, name, request.namespace)
+    if session is None:
+        if group_key("BackupSession", CORE_API) not in request.related.groups:
+            # Not asked for (a customize response cached from before the session was related):
+            # absence says nothing.
+            return None
+        if job_seen:
+            return (
+                REASON_SESSION_GONE,
+                f"{where} no longer exists and the result of its backup Job was never observed",
+            )
+        return REASON_SESSION_GONE, f"{where} no longer exists and never ran a backup Job"
+    status = session.get("status") or {}
+    if (
+        job_seen
+        or status.get("phase") != "Failed"
+        # A session that ran a Job keeps it; its Job's result is what counts.
+        or conditions.is_true(status.get("conditions"), "BackupExecutorEnsured")
+    ):
+        return None
+    why = _session_failure(session)
+    message = f"{where} failed without running a backup Job"
+    return REASON_SESSION_FAILED, f"{message}: {why}" if why else message
+
+
+def _never_ran_status(
+    request: SyncRequest, reason: str, message: str, components: dict[str, Any]
+) -> dict[str, Any]:
+    name = str((request.parent.get("spec") or {}).get("backupSession") or "")
+    session = request.related.get("BackupSession", CORE_API, name, request.namespace)
+    condition = conditions.condition(
+        CONDITION_BACKUP_INCOMPLETE,
+        True,
+        reason,
+        message,
+        observed_generation=request.generation,
+        previous=request.observed_status.get("conditions"),
+        # The session's own times say when it ended; without it, the Snapshot's.
+        transition_time=lambda: conditions.observed_time([request.parent, session]),
+    )
+    # A component left Running by a Job that is gone ended without a result.
+    components = {
+        key: component
+        if component.get("phase") in TERMINAL_PHASES
+        else {**component, "phase": "Failed", "error": message}
+        for key, component in components.items()
+    }
+    status: dict[str, Any] = {"phase": snapshot_phase(components, [condition])}
+    if components:
+        status["components"] = components
+        status["totalComponents"] = len(components)
+    status["conditions"] = [condition]
+    return status
+
+
 def observed_status(request: SyncRequest) -> dict[str, Any]:
-    """The Snapshot's status from its backup Job's result, or carried forward when terminal."""
+    """The Snapshot's status from its backup Job's result, or carried forward when terminal;
+    Failed when its BackupSession ended without a backup result it could read."""
     previous = request.observed_status
     if previous.get("phase") in TERMINAL_PHASES:
         # Terminal results are final; the Job and Pods that produced them may be pruned.
@@ -222,7 +320,18 @@ def observed_status(request: SyncRequest) -> dict[str, Any]:
     components: dict[str, Any] = {}
     snapshot_conditions: list[dict[str, Any]] = []
     status: dict[str, Any] = {}
-    if job is not None:
+    if job is None:
+        # A Job seen running and gone since keeps its last component, so the Snapshot never
+        # falls back to Pending and later syncs still know a Job ran.
+        components = {
+            k: dict(v)
+            for k, v in (previous.get("components") or {}).items()
+            if isinstance(v, Mapping)
+        }
+        ended = never_ran(request, job_seen=bool(components))
+        if ended is not None:
+            return _never_ran_status(request, *ended, components)
+    else:
         outcome = jobs.job_outcome(job, request.related.list("Pod", "v1"))
         when = conditions.observed_time([job])
         if outcome.state in TERMINAL_PHASES and outcome.result is not None:

@@ -322,9 +322,24 @@ def test_customize_relates_the_session_jobs_repository_and_catalog() -> None:
     request = parse_request({"controller": CTRL, "parent": parent()})
     rules = snapshot.customize(request)["relatedResources"]
     resources = {rule["resource"] for rule in rules}
-    assert resources == {"jobs", "pods", "repositories", "backupstorages", "addons", "functions"}
+    assert resources == {
+        "jobs",
+        "pods",
+        "backupsessions",
+        "repositories",
+        "backupstorages",
+        "addons",
+        "functions",
+    }
     jobs_rule = next(rule for rule in rules if rule["resource"] == "jobs")
     assert jobs_rule["labelSelector"] == {"matchLabels": BACKUP_LABELS}
+    session_rule = next(rule for rule in rules if rule["resource"] == "backupsessions")
+    assert session_rule == {
+        "apiVersion": "core.kubestash.com/v1alpha1",
+        "resource": "backupsessions",
+        "namespace": NAMESPACE,
+        "names": [SESSION],
+    }
 
 
 @settings(max_examples=30, deadline=None)
