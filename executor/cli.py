@@ -31,6 +31,7 @@ from executor.backends import (
     prefixed_environment,
     secret_values,
 )
+from executor.not_before import NotBeforeError, parse_not_before, wait_until
 from executor.progress import LOG_FORMATS, Reporter, human_bytes
 from executor.restic import ResticError, ResticRepository, Snapshot
 from executor.result import emit, finalize, one_sentence, utc_timestamp
@@ -93,6 +94,9 @@ class Context:
     environ: Mapping[str, str]
     reporter: Reporter
     result: dict[str, Any]
+    # When the operation began: the result's startTime and the start of its durationSeconds
+    # (a backup that waits for --not-before begins after the wait).
+    started: dt.datetime
 
 
 # ----------------------------------------------------------------------------- parsing
@@ -107,6 +111,13 @@ def _non_empty(value: str) -> str:
     if value == "":
         raise argparse.ArgumentTypeError("must not be empty")
     return value
+
+
+def _not_before_time(value: str) -> dt.datetime:
+    try:
+        return parse_not_before(value)
+    except NotBeforeError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -186,6 +197,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     backup.add_argument(
         "--host", type=_non_empty, metavar="NAME", help="restic host (default: first ZK host)"
+    )
+    backup.add_argument(
+        "--not-before",
+        type=_not_before_time,
+        metavar="TIME",
+        help="wait until this RFC 3339 time (2026-11-25T10:05:00Z) before connecting to "
+        "anything: a retry's retryConfig.delay; a past time does not wait",
     )
     _add_common(backup)
 
@@ -444,6 +462,9 @@ def cmd_backup(ctx: Context) -> None:
     with contextlib.ExitStack() as stack:
         settings = stack.enter_context(zookeeper_settings(args, ctx.environ))
         opened = [stack.enter_context(_restic(ctx, repository)) for repository in repositories]
+        # Everything so far only read flags and the environment; nothing is connected yet.
+        if args.not_before is not None:
+            _wait_for_not_before(ctx, args.not_before)
         ready: list[ResticRepository] = []
         # A crashed earlier run must not block this one.
         for repo, problem in zip(opened, unlock_stale_locks(opened), strict=True):
@@ -497,6 +518,21 @@ def cmd_backup(ctx: Context) -> None:
     rows = [("znodes", f"{summary.znodes:,}"), ("stream", human_bytes(summary.bytes))]
     rows += [(o.name, f"snapshot {o.snapshot_id[:8]}") for o in upload.outcomes]
     ctx.reporter.summary("backup complete", rows)
+
+
+def _wait_for_not_before(ctx: Context, moment: dt.datetime) -> None:
+    """Sleep until `moment` (a retry's delay); the backup, and its result, begin after it."""
+
+    def announce(seconds: float) -> None:
+        ctx.reporter.log(
+            f"waiting until {moment.isoformat().replace('+00:00', 'Z')} ({seconds:.0f}s) "
+            "before connecting: this retry starts after its retry delay (--not-before, "
+            "retryConfig.delay)"
+        )
+
+    if wait_until(moment, announce):
+        ctx.started = dt.datetime.now(dt.UTC)
+        ctx.result["startTime"] = utc_timestamp(ctx.started)
 
 
 def _dump(
@@ -774,13 +810,14 @@ def run(argv: Sequence[str], environ: Mapping[str, str], stderr: IO[str] | None 
     reporter = Reporter(log_format if log_format in LOG_FORMATS else "auto", stderr, secrets)
     result_file = _option_of(argv, "--result-file")
     code = EXIT_FAILED
+    ctx: Context | None = None
     try:
         args = build_parser().parse_args(list(argv))
         if args.command == "completion":  # a script on stdout, no result object
             sys.stdout.write(completion_script(args.shell))
             return EXIT_OK
         result_file = args.result_file
-        ctx = Context(args=args, environ=environ, reporter=reporter, result=result)
+        ctx = Context(args=args, environ=environ, reporter=reporter, result=result, started=started)
         COMMANDS[args.command](ctx)
         result["phase"] = "Succeeded"
         code = EXIT_OK
@@ -802,7 +839,8 @@ def run(argv: Sequence[str], environ: Mapping[str, str], stderr: IO[str] | None 
         result["error"] = f"internal error: {type(exc).__name__}: {one_sentence(str(exc))}"
     ended = dt.datetime.now(dt.UTC)
     result["endTime"] = utc_timestamp(ended)
-    result["durationSeconds"] = round((ended - started).total_seconds(), 3)
+    begun = ctx.started if ctx is not None else started
+    result["durationSeconds"] = round((ended - begun).total_seconds(), 3)
     final = finalize(result, secrets)
     if final["error"]:
         reporter.log(final["error"], level="error")

@@ -6,6 +6,12 @@ Skipped (another backup or a restore of the same target is active, or the invoke
 Ready/paused). A failed Job is retried with a new Job (new name) while ``retryConfig`` allows.
 Terminal phases are carried forward; the Jobs then stay as they are.
 
+``retryConfig.delay``: the retry Job is created as soon as the failure is seen (a hook reads no
+clock), but its executor is told ``--not-before=<end of the failed attempt + delay>`` and waits
+until then; the end is the failed Job's own time (``Failed`` condition, else ``startTime``, else
+``creationTimestamp``), so the same request always yields the same Job. Its
+``activeDeadlineSeconds`` grows by the delay so the wait does not eat ``backupTimeout``.
+
 A Secret named by the Job's env that does not exist keeps its pod waiting in
 ``CreateContainerConfigError``; the session stays Running (the kubelet starts the pod once the
 Secret exists) and BackupExecutorEnsured is False, reason SecretNotFound, naming the Secret and
@@ -14,8 +20,9 @@ the field that names it (``hooks.secret_uses``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hooks import conditions, jobs, names, pod_waits
@@ -156,6 +163,75 @@ def skip_reason(request: SyncRequest, bc: Mapping[str, Any] | None) -> str | Non
     return None
 
 
+# ----------------------------------------------------------------------------- retry delay
+
+NOT_BEFORE_OPTION = "--not-before="
+# The conditions a finished attempt carries; their lastTransitionTime is when it ended.
+_END_CONDITIONS = ("Failed", "FailureTarget", "Complete", "SuccessCriteriaMet")
+
+
+def retry_delay_seconds(bc: Mapping[str, Any], session: Mapping[str, Any]) -> int:
+    """The session's ``retryConfig.delay`` in whole seconds, rounded up so the wait is never
+    shorter than asked; 0 when there is none."""
+    text = (session.get("retryConfig") or {}).get("delay")
+    if not text:
+        return 0
+    try:
+        seconds = math.ceil(parse_duration(str(text)).total_seconds())
+    except ValueError as problem:
+        raise jobs.JobInputError(
+            f"BackupConfiguration {bc['metadata']['name']}: "
+            f"spec.sessions[{session.get('name')}].retryConfig.delay",
+            str(problem),
+        ) from None
+    return max(seconds, 0)
+
+
+def _time(text: Any) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def attempt_end(job: Mapping[str, Any]) -> datetime:
+    """When an observed attempt ended: its terminal condition's ``lastTransitionTime``, else its
+    ``status.startTime``, else its ``metadata.creationTimestamp`` (every stored object has one,
+    so a Job without it is an unexpected shape: ValueError, answered with HTTP 500)."""
+    status = job.get("status") or {}
+    found = {
+        str(c.get("type")): c.get("lastTransitionTime")
+        for c in status.get("conditions") or ()
+        if isinstance(c, Mapping) and c.get("status") == "True"
+    }
+    candidates = [
+        *(found.get(type_) for type_ in _END_CONDITIONS),
+        status.get("startTime"),
+        (job.get("metadata") or {}).get("creationTimestamp"),
+    ]
+    for text in candidates:
+        moment = _time(text) if text else None
+        if moment is not None:
+            return moment
+    raise ValueError(f"Job {(job.get('metadata') or {}).get('name')} carries no readable time")
+
+
+def rfc3339(moment: datetime) -> str:
+    """UTC, whole seconds, as Kubernetes writes times (``2024-09-17T11:41:20Z``)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def not_before(job: Mapping[str, Any]) -> str | None:
+    """The ``--not-before`` time a (desired or observed) backup Job passes to its executor."""
+    pod_spec = ((job.get("spec") or {}).get("template") or {}).get("spec") or {}
+    for container in pod_spec.get("containers") or ():
+        for arg in container.get("args") or ():
+            if str(arg).startswith(NOT_BEFORE_OPTION):
+                return str(arg).removeprefix(NOT_BEFORE_OPTION)
+    return None
+
+
 # ----------------------------------------------------------------------------- the Job
 
 
@@ -164,8 +240,10 @@ def _backup_job(
     bc: Mapping[str, Any],
     session: Mapping[str, Any],
     attempt: int,
+    after: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, Any] | None, str]:
-    """The Job for an attempt, or (None, why it cannot be built yet)."""
+    """The Job for an attempt, or (None, why it cannot be built yet); ``after`` is the failed
+    attempt a retry follows (its end starts ``retryConfig.delay``)."""
     session_name = str(session.get("name"))
     kind, target_ns, target_name = _target(bc)
     appbinding = request.related.get("AppBinding", jobs.APPBINDING_API, target_name, target_ns)
@@ -228,6 +306,13 @@ def _backup_job(
         "backupTimeout"
     )
     deadline = int(parse_duration(str(timeout)).total_seconds()) if timeout else None
+    delay = retry_delay_seconds(bc, session) if after is not None else 0
+    wait_args: list[str] = []
+    if delay and after is not None:
+        start = attempt_end(after) + timedelta(seconds=delay)
+        wait_args = [f"{NOT_BEFORE_OPTION}{rfc3339(start)}"]
+        # The executor's wait counts against the Job's deadline: grow it by what it may wait.
+        deadline = deadline + delay if deadline else None
     labels = {
         **names.invoker_labels("BackupSession", request.name, request.namespace),
         # The Snapshot controller finds this Job and its Pods by this label.
@@ -249,6 +334,7 @@ def _backup_job(
             extra_args=[
                 *(["--tls"] if connection.tls else []),
                 *(f"--repository={r.spec}" for r in repositories),
+                *wait_args,
             ],
             env=[*connection.env, *(e for r in repositories for e in r.env)],
             volumes=[v for r in repositories for v in r.volumes],
@@ -300,12 +386,28 @@ def _executor_condition(
     Running and this condition says what it waits for.
     """
     name = str(latest["metadata"]["name"])
+    finished = latest_state in ("Succeeded", "Failed")
     waits = pod_waits.config_waits(latest, request.related.list("Pod", "v1"))
-    if latest_state not in ("Succeeded", "Failed") and waits:
+    if not finished and waits:
         uses = _job_secret_uses(request, bc, session)
         reason, message = waiting_pod(request.namespace, JOB_KIND, name, waits, uses)
         return False, reason, message
-    return True, "SuccessfullyEnsuredBackupExecutor", f"Job {name} exists."
+    delayed = None if finished else _delayed_start(latest, session)
+    return True, "SuccessfullyEnsuredBackupExecutor", delayed or f"Job {name} exists."
+
+
+def _delayed_start(job: Mapping[str, Any], session: Mapping[str, Any]) -> str | None:
+    """What a retry Job that waits for ``retryConfig.delay`` is waiting for, or None.
+
+    Only the time is known (a hook reads no clock), so the sentence holds before and after it.
+    """
+    when = not_before(job)
+    if when is None:
+        return None
+    delay = (session.get("retryConfig") or {}).get("delay")
+    why = f"retryConfig.delay {delay}" if delay else "retryConfig.delay"
+    name = (job.get("metadata") or {}).get("name")
+    return f"Job {name} starts its attempt {_attempt(job) + 1} at {when} ({why})"
 
 
 def _snapshot_entries(
@@ -350,7 +452,11 @@ def _deadline(job: Mapping[str, Any], timeout: Any) -> str | None:
     if not start or not timeout:
         return None
     begin = datetime.fromisoformat(str(start).replace("Z", "+00:00"))
-    end = begin + timedelta(seconds=parse_duration(str(timeout)).total_seconds())
+    seconds = parse_duration(str(timeout)).total_seconds()
+    if not_before(job) is not None:
+        # A delayed retry's own deadline: backupTimeout grown by the delay it may wait.
+        seconds = float((job.get("spec") or {}).get("activeDeadlineSeconds") or seconds)
+    end = begin + timedelta(seconds=seconds)
     return end.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -491,16 +597,17 @@ def _run(
     max_retry = int(retry.get("maxRetry") or 1) if retry else 0
     retried = max(0, len(observed_jobs) - 1)
     phase, waiting = "Running", ""
+    created: dict[str, Any] | None = None
 
     if latest is None or (outcome.state == "Failed" and retried < max_retry):
         attempt = len(observed_jobs)
         try:
-            job, waiting = _backup_job(request, bc, session, attempt)
+            job, waiting = _backup_job(request, bc, session, attempt, after=latest)
         except jobs.JobInputError as problem:
             job, waiting = None, str(problem)
         if job is not None:
             children.append(job)
-            retried = attempt
+            created, retried = job, attempt
         # Waiting (repositories not Ready yet, or a retry that cannot be built yet) is Pending
         # before the first Job and Running between attempts.
         phase = "Running" if observed_jobs or job is not None else "Pending"
@@ -510,7 +617,15 @@ def _run(
     else:
         phase = "Running"
 
-    if latest is not None:
+    if created is not None and not_before(created) is not None:
+        # A delayed retry: the sentence is about the Job that waits, not the failed one.
+        found.add(
+            "BackupExecutorEnsured",
+            True,
+            "SuccessfullyEnsuredBackupExecutor",
+            str(_delayed_start(created, session)),
+        )
+    elif latest is not None:
         ensured = _executor_condition(request, bc, session, latest, latest_state)
         found.add("BackupExecutorEnsured", *ensured)
     else:
