@@ -15,6 +15,13 @@ without ever running a backup Job. Without a Job there is no result to wait for,
 Snapshot fails (``BackupIncomplete``) once its BackupSession has Failed without a Job, or is
 gone and no Job was ever seen. (A Skipped session's Snapshot is not wanted at all: the
 Repository stops desiring it.)
+
+A BackupSession with ``retryConfig`` follows a failed attempt's Job with a new one (label
+``kubestash.com/attempt``). While the observed session has not finished, a failed attempt only
+keeps the Snapshot Running (``BackupIncomplete`` Unknown, naming the attempt); the Snapshot
+follows the newest Job, and takes a failed result once the session has Failed. Without an
+observed session (gone, unreadable, or not related at all) a failed Job is final, so nothing
+waits for a retry that cannot come.
 """
 
 from __future__ import annotations
@@ -44,6 +51,8 @@ CONDITION_BACKUP_INCOMPLETE = "BackupIncomplete"
 REASON_EXECUTOR_TERMINATED = "BackupExecutorTerminatedBeforeCompletion"
 REASON_SESSION_FAILED = "BackupSessionFailedWithoutBackupJob"
 REASON_SESSION_GONE = "BackupSessionNotFound"
+REASON_ATTEMPT_FAILED = "BackupAttemptFailed"
+SESSION_TERMINAL_PHASES = ("Succeeded", "Failed", "Skipped")
 CONDITION_CLEANUP = "SnapshotDataForgotten"
 
 
@@ -190,10 +199,22 @@ def customize(request: SyncRequest) -> dict[str, Any]:
 # --- status --------------------------------------------------------------------------------
 
 
+def job_attempt(job: Mapping[str, Any]) -> int:
+    """A backup Job's attempt number (label ``kubestash.com/attempt``; 0 when absent or odd)."""
+    value = str(((job.get("metadata") or {}).get("labels") or {}).get(names.LABEL_ATTEMPT, "0"))
+    return int(value) if value.isdigit() else 0
+
+
 def _newest(objects: list[dict[str, Any]]) -> dict[str, Any] | None:
-    def order(obj: Mapping[str, Any]) -> tuple[str, str]:
+    def order(obj: Mapping[str, Any]) -> tuple[str, int, str]:
         metadata = obj.get("metadata") or {}
-        return (str(metadata.get("creationTimestamp") or ""), str(metadata.get("name") or ""))
+        # creationTimestamp has whole seconds: a retry made in the failed attempt's second
+        # must still win, and Job names end in a hash, so the attempt decides before the name.
+        return (
+            str(metadata.get("creationTimestamp") or ""),
+            job_attempt(obj),
+            str(metadata.get("name") or ""),
+        )
 
     return max(objects, key=order) if objects else None
 
@@ -276,6 +297,53 @@ def never_ran(request: SyncRequest, job_seen: bool) -> tuple[str, str] | None:
     return REASON_SESSION_FAILED, f"{message}: {why}" if why else message
 
 
+def session_may_retry(request: SyncRequest) -> bool:
+    """Whether this Snapshot's BackupSession is observed and has not finished, so it may still
+    follow a failed attempt with another. A session not related, gone or unreadable cannot be
+    waited for: the failed attempt is then final."""
+    name = str((request.parent.get("spec") or {}).get("backupSession") or "")
+    session = request.related.get("BackupSession", CORE_API, name, request.namespace)
+    if session is None:
+        return False
+    return str((session.get("status") or {}).get("phase") or "") not in SESSION_TERMINAL_PHASES
+
+
+def running_component(session: str) -> dict[str, Any]:
+    """The ``dump`` component while a backup attempt runs or another may follow."""
+    return {"path": f"repository/v1/{session}/{COMPONENT}", "phase": "Running", "driver": "Restic"}
+
+
+def _attempt_failed_status(
+    request: SyncRequest, job: Mapping[str, Any], result: Mapping[str, Any], when: str
+) -> dict[str, Any]:
+    """Running: the newest attempt failed, but its BackupSession may still retry it."""
+    spec = request.parent.get("spec") or {}
+    session = str(spec.get("session") or "")
+    failed = component_from_result(result, str(spec.get("repository") or ""), session)
+    error = str(failed.get("error") or result.get("error") or "no error given")
+    # Attempts are counted from 1 in sentences, as the BackupSession counts them.
+    message = (
+        f"Job {(job.get('metadata') or {}).get('name')} (attempt {job_attempt(job) + 1}) "
+        f"failed: {error}; BackupSession {spec.get('backupSession')} may retry it"
+    )
+    condition = conditions.condition(
+        CONDITION_BACKUP_INCOMPLETE,
+        conditions.UNKNOWN,
+        REASON_ATTEMPT_FAILED,
+        message,
+        observed_generation=request.generation,
+        previous=request.observed_status.get("conditions"),
+        transition_time=when,
+    )
+    components = {COMPONENT: running_component(session)}
+    return {
+        "phase": snapshot_phase(components, [condition]),
+        "components": components,
+        "totalComponents": len(components),
+        "conditions": [condition],
+    }
+
+
 def _never_ran_status(
     request: SyncRequest, reason: str, message: str, components: dict[str, Any]
 ) -> dict[str, Any]:
@@ -307,8 +375,9 @@ def _never_ran_status(
 
 
 def observed_status(request: SyncRequest) -> dict[str, Any]:
-    """The Snapshot's status from its backup Job's result, or carried forward when terminal;
-    Failed when its BackupSession ended without a backup result it could read."""
+    """The Snapshot's status from its newest backup Job's result, or carried forward when
+    terminal; Running while a failed attempt may still be retried by its BackupSession; Failed
+    when its BackupSession ended without a backup result it could read."""
     previous = request.observed_status
     if previous.get("phase") in TERMINAL_PHASES:
         # Terminal results are final; the Job and Pods that produced them may be pruned.
@@ -334,6 +403,8 @@ def observed_status(request: SyncRequest) -> dict[str, Any]:
     else:
         outcome = jobs.job_outcome(job, request.related.list("Pod", "v1"))
         when = conditions.observed_time([job])
+        if outcome.state == "Failed" and outcome.result is not None and session_may_retry(request):
+            return _attempt_failed_status(request, job, outcome.result, when)
         if outcome.state in TERMINAL_PHASES and outcome.result is not None:
             result = outcome.result
             component = component_from_result(result, repository, session)
@@ -352,12 +423,9 @@ def observed_status(request: SyncRequest) -> dict[str, Any]:
                 status["snapshotTime"] = str(result["startTime"])
             status["size"] = component["size"]
             status["integrity"] = bool(component["integrity"])
-        elif outcome.state == "Running":
-            components[COMPONENT] = {
-                "path": f"repository/v1/{session}/{COMPONENT}",
-                "phase": "Running",
-                "driver": "Restic",
-            }
+        elif outcome.state == "Running" or job_attempt(job) > 0:
+            # A retry not started yet follows an attempt that ran: the backup is under way.
+            components[COMPONENT] = running_component(session)
     status["phase"] = snapshot_phase(components, snapshot_conditions)
     if components:
         status["components"] = components
