@@ -1,20 +1,15 @@
 """gunicorn settings for the hooks server: ``gunicorn -c hooks/gunicorn.conf.py hooks.app:app``.
 
 Environment: ``ZKSTASH_HOOKS_BIND`` (default 127.0.0.1:8080; the container sets 0.0.0.0:8080),
-``ZKSTASH_HOOKS_WORKERS`` (default 2, one per core: hooks are CPU-bound pure functions),
-``ZKSTASH_HOOKS_THREADS`` (default 2 per worker).
+``ZKSTASH_HOOKS_WORKERS`` (default 2, one per core: hooks are CPU-bound pure functions).
 
 Why these settings (measured in bench/RESULTS.md, "Hooks"):
-- ``gthread`` keeps connections alive, as Metacontroller's Go client expects; the ``sync``
-  worker closes every connection after one request.
-- Two threads per worker: a gthread worker's main thread hands each request to the pool; with
-  one pool thread every hand-off waits on it (0.08 ms more CPU per request on a quiet machine,
-  0.2 ms under load: 8-15 % fewer syncs/s); with three or more, CPU-bound requests interleave
-  under the GIL and the p99 grows by half or doubles.
-- ``reuse_port``: each worker listens on its own SO_REUSEPORT socket, so the kernel spreads
-  connections over the workers by address hash. On one shared socket, whichever worker wakes
-  first accepts: 16 connections landed 1/15 or even 16/0, leaving a core idle while the
-  other worker's queue grew.
+- ``hooks.worker.HookWorker``, gunicorn's ``gthread`` worker answering each request on its own
+  thread: connections are kept alive, as Metacontroller's Go client expects (the ``sync``
+  worker closes every connection after one request), without gthread's thread hand-offs.
+- One listening socket shared by the workers, not ``reuse_port``: with ``reuse_port`` the
+  kernel hashes each connection onto one worker and the split is a lottery; on the shared
+  socket the least busy worker accepts (hooks/worker.py).
 """
 
 import os
@@ -23,9 +18,7 @@ import tempfile
 
 bind = os.environ.get("ZKSTASH_HOOKS_BIND", "127.0.0.1:8080")
 workers = int(os.environ.get("ZKSTASH_HOOKS_WORKERS", "2"))
-worker_class = "gthread"
-threads = int(os.environ.get("ZKSTASH_HOOKS_THREADS", "2"))
-reuse_port = True
+worker_class = "hooks.worker.HookWorker"
 keepalive = 5
 timeout = 30
 accesslog = None
