@@ -189,8 +189,7 @@ def _established_inodes(port: int) -> set[str]:
 
 def _connection_split(arbiter_pid: int, port: int) -> tuple[int, ...]:
     """How many of the server's established connections each worker holds, most first: the
-    kernel hashes connections onto the workers' `reuse_port` sockets, and the busier worker
-    sets the tail latency."""
+    busier worker sets the tail latency."""
     inodes = _established_inodes(port)
     counts = []
     for worker in _worker_pids(arbiter_pid):
@@ -308,7 +307,7 @@ def main() -> None:
     parser.add_argument(
         "--gunicorn",
         default="",
-        help="extra gunicorn options for both servers, e.g. '-k sync' or '--threads 4'",
+        help="extra gunicorn options for both servers, e.g. '-k gthread --threads 2 --reuse-port'",
     )
     args = parser.parse_args()
     body = json.dumps(realistic_body()).encode()
