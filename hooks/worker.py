@@ -1,5 +1,5 @@
 """The hooks server's gunicorn worker: gunicorn's ``gthread`` connection handling, with each
-request answered on the worker's own thread and new connections taken by the least busy worker.
+request answered on the worker's own thread and new connections dealt out to the workers in turn.
 
 Hooks are short CPU-bound functions, so a thread pool buys nothing under the GIL and costs a
 lot (bench/RESULTS.md, "Hooks"):
@@ -16,13 +16,13 @@ lot (bench/RESULTS.md, "Hooks"):
   first request has arrived (at most ``FIRST_REQUEST_GRACE_SECONDS``), so a burst of new
   connections is dealt out one by one. Each turn of the event loop answers every ready request
   before it accepts, so a worker that holds more connections has longer turns and accepts
-  fewer. On the bench's 16 connections this gives 8+8.
+  fewer. On the bench's 16 connections this gives 8+8 or 9+7.
 
 gunicorn 27's ``ThreadWorker`` keeps everything else: keep-alive, the pending-data poller for
 connections that have sent nothing yet, timeouts, graceful shutdown, HTTP/2 and TLS. What this
-changes is two of its documented override points (``get_thread_pool``, ``enqueue_req``) and
-its event dispatch. gunicorn is pinned in requirements-hooks.txt; tests/hooks/test_worker.py
-runs the real server.
+changes is its thread pool (never used), ``enqueue_req`` (answer at once), the accept limit
+(``worker_connections``) and its event dispatch. gunicorn is pinned in requirements-hooks.txt;
+tests/hooks/test_worker.py runs the real server.
 
 The trade-off is the ``sync`` worker's. A client that stops halfway through sending a request
 holds the worker until gunicorn's ``timeout`` restarts it. The hooks' callers are in-cluster
