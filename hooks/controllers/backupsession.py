@@ -235,6 +235,12 @@ def not_before(job: Mapping[str, Any]) -> str | None:
 # ----------------------------------------------------------------------------- the Job
 
 
+def _storage_ref(request: SyncRequest, repository: Mapping[str, Any]) -> tuple[str, str]:
+    """(name, namespace) of the BackupStorage an observed Repository stores into."""
+    ref = (repository.get("spec") or {}).get("storageRef") or {}
+    return str(ref.get("name")), str(ref.get("namespace") or request.namespace)
+
+
 def _backup_job(
     request: SyncRequest,
     bc: Mapping[str, Any],
@@ -259,19 +265,11 @@ def _backup_job(
             return None, rejected
         if observed is None or _phase(observed) != "Ready":
             return None, f"Repository {repo.get('name')} is not Ready yet"
-        ref = (observed.get("spec") or {}).get("storageRef") or {}
-        storage = request.related.get(
-            "BackupStorage",
-            STORAGE_API,
-            str(ref.get("name")),
-            str(ref.get("namespace") or request.namespace),
-        )
+        storage_name, storage_ns = _storage_ref(request, observed)
+        storage = request.related.get("BackupStorage", STORAGE_API, storage_name, storage_ns)
         if storage is None:
             return None, request.related.missing(
-                "BackupStorage",
-                STORAGE_API,
-                str(ref.get("name")),
-                str(ref.get("namespace") or request.namespace),
+                "BackupStorage", STORAGE_API, storage_name, storage_ns
             )
         repositories.append(
             jobs.repository_target(
@@ -359,12 +357,8 @@ def _job_secret_uses(
     uses: list[SecretUse] = []
     for repo in session.get("repositories") or ():
         observed = request.related.get("Repository", STORAGE_API, str(repo.get("name"))) or {}
-        ref = (observed.get("spec") or {}).get("storageRef") or {}
         storage = request.related.get(
-            "BackupStorage",
-            STORAGE_API,
-            str(ref.get("name")),
-            str(ref.get("namespace") or request.namespace),
+            "BackupStorage", STORAGE_API, *_storage_ref(request, observed)
         )
         uses += [*repository_uses(observed), *storage_uses(storage or {})]
     _, target_ns, target_name = _target(bc)
