@@ -2,54 +2,26 @@
 keep gthread's connection handling (keep-alive is tested in test_app.py)."""
 
 import json
-import os
-import signal
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.hooks import world
-from tests.infra.http import wait_until_serving
+from tests.standin.hooks_server import HooksServer
 
-ROOT = Path(__file__).resolve().parents[2]
 BODY = json.dumps(world.sync_body("backupconfiguration", world.backup_configuration())).encode()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def one_worker(tmp_path_factory) -> Iterator[tuple[subprocess.Popen, int]]:
-    """A hooks server with a single worker: whatever holds that worker holds the server."""
-    port = _free_port()
-    home = tmp_path_factory.mktemp("hooks-home")
-    env = {
-        **os.environ,
-        "ZKSTASH_HOOKS_BIND": f"127.0.0.1:{port}",
-        "ZKSTASH_HOOKS_WORKERS": "1",
-        "HOME": str(home),
-    }
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "hooks"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+def one_worker(tmp_path_factory) -> Iterator[int]:
+    """The port of a hooks server with a single worker: whatever holds that worker holds the
+    server."""
+    server = HooksServer(tmp_path_factory.mktemp("hooks") / "hooks.log", workers=1).start()
     try:
-        wait_until_serving(f"http://127.0.0.1:{port}/healthz", server)
-        yield server, port
+        yield server.port
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=20)
+        server.stop()
 
 
 def _read_responses(sock: socket.socket, count: int) -> list[tuple[str, bytes]]:
@@ -84,7 +56,7 @@ def _post(path: str, body: bytes) -> bytes:
 
 
 def test_pipelined_requests_are_answered_in_order(one_worker):
-    _, port = one_worker
+    port = one_worker
     health = b"GET /healthz HTTP/1.1\r\nHost: hooks\r\n\r\n"
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         sock.sendall(health + _post("/sync/backupconfiguration", BODY) + health * 200)
@@ -95,7 +67,7 @@ def test_pipelined_requests_are_answered_in_order(one_worker):
 
 
 def test_a_connection_that_sends_nothing_does_not_hold_the_worker(one_worker):
-    _, port = one_worker
+    port = one_worker
     with socket.create_connection(("127.0.0.1", port), timeout=10) as silent:
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
             sock.sendall(_post("/sync/backupconfiguration", BODY))
@@ -106,23 +78,12 @@ def test_a_connection_that_sends_nothing_does_not_hold_the_worker(one_worker):
 
 
 def test_a_stopped_server_ends_its_workers_cleanly(tmp_path):
-    port = _free_port()
-    env = {**os.environ, "ZKSTASH_HOOKS_BIND": f"127.0.0.1:{port}", "HOME": str(tmp_path)}
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "hooks"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    wait_until_serving(f"http://127.0.0.1:{port}/healthz", server)
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as kept_alive:
+    log = tmp_path / "hooks.log"
+    server = HooksServer(log).start()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as kept_alive:
         kept_alive.sendall(_post("/sync/backupconfiguration", BODY))
         _read_responses(kept_alive, 1)
-        server.send_signal(signal.SIGTERM)
-        _, errors = server.communicate(timeout=20)
-    assert server.returncode == 0
+        assert server.stop() == 0
+    errors = log.read_text()
     assert "Worker exiting" in errors
     assert "exited with code" not in errors and "Traceback" not in errors

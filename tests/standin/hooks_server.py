@@ -71,13 +71,15 @@ class HooksServer:
         os.killpg(self._process.pid, signal.SIGKILL)
         self._process.wait()
 
-    def stop(self) -> None:
-        """Stop gunicorn (its arbiter stops the workers)."""
+    def stop(self) -> int | None:
+        """Stop gunicorn (its arbiter stops the workers); its exit code (None if never
+        started)."""
         if self._process is None or self._process.poll() is not None:
-            return
+            return None if self._process is None else self._process.returncode
         os.kill(self._process.pid, signal.SIGTERM)
         try:
             self._process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             os.killpg(self._process.pid, signal.SIGKILL)
             self._process.wait()
+        return self._process.returncode
