@@ -113,6 +113,33 @@ def wait_phases(
     return seen, obj
 
 
+def manual_session(name: str) -> dict[str, Any]:
+    """A BackupSession of the sample BackupConfiguration asked for by hand (`kubectl kubestash
+    trigger`)."""
+    return {
+        "apiVersion": "core.kubestash.com/v1alpha1",
+        "kind": "BackupSession",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {
+            "invoker": {
+                "apiGroup": "core.kubestash.com",
+                "kind": "BackupConfiguration",
+                "name": BC,
+            },
+            "session": SESSION,
+        },
+    }
+
+
+def snapshot_of(kubectl: Kubectl, backup_session: str) -> dict[str, Any] | None:
+    """The Snapshot of a BackupSession (found by its label), or None."""
+    for snapshot in kubectl.objects("Snapshot", NS):
+        labels = snapshot["metadata"].get("labels") or {}
+        if labels.get("kubestash.com/backup-session") == backup_session:
+            return snapshot
+    return None
+
+
 def backup_results(kubectl: Kubectl, session: str, ns: str = NS) -> list[dict[str, Any]]:
     """The BackupResult JSON of every terminated backup pod of a BackupSession, oldest first."""
     results = []

@@ -19,6 +19,7 @@ from tests.e2e.flow import (
     apply_storage,
     backup_results,
     dump_dir,
+    manual_session,
     next_session,
     restic_id,
     restic_snapshot_ids,
@@ -125,21 +126,7 @@ def test_paused_configuration_suspends_its_schedule_and_skips_sessions_until_res
     assert session_names(kubectl) == [initial]
     # A session asked for by hand (`kubectl kubestash trigger`) is skipped while paused.
     manual = f"{BC}-{SESSION}-manual"
-    kubectl.apply(
-        {
-            "apiVersion": "core.kubestash.com/v1alpha1",
-            "kind": "BackupSession",
-            "metadata": {"name": manual, "namespace": NS},
-            "spec": {
-                "invoker": {
-                    "apiGroup": "core.kubestash.com",
-                    "kind": "BackupConfiguration",
-                    "name": BC,
-                },
-                "session": SESSION,
-            },
-        }
-    )
+    kubectl.apply(manual_session(manual))
     skipped = kubectl.wait_for("BackupSession", NS, manual, "Skipped", timeout=30)
     reasons = {c["type"]: c["message"] for c in skipped["status"]["conditions"]}
     assert reasons["BackupSkipped"] == f"BackupConfiguration {BC} is paused"

@@ -8,8 +8,14 @@ from typing import Any
 
 from kazoo.client import KazooClient
 
-from tests.e2e.flow import NS, apply_backup_setup, backup_results, next_session, wait_phases
-from tests.e2e.test_snapshot_skipped_session import snapshot_of
+from tests.e2e.flow import (
+    NS,
+    apply_backup_setup,
+    backup_results,
+    next_session,
+    snapshot_of,
+    wait_phases,
+)
 from tests.infra.zookeeper import SUPER_PASSWORD, SUPER_USER, ZooKeeperServer
 from tests.standin import zktree
 from tests.standin.kubectl import Kubectl

@@ -5,24 +5,23 @@ other's backup Succeeds."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from kazoo.client import KazooClient
 
-from tests.e2e.flow import BC, NS, REPO, SESSION, apply_backup_setup, next_session
+from tests.e2e.flow import (
+    BC,
+    NS,
+    REPO,
+    SESSION,
+    apply_backup_setup,
+    manual_session,
+    next_session,
+    snapshot_of,
+)
 from tests.infra.zookeeper import SUPER_PASSWORD, SUPER_USER, ZooKeeperServer
 from tests.standin import zktree
 from tests.standin.kubectl import Kubectl
 from tests.standin.standin import Standin
-
-
-def snapshot_of(kubectl: Kubectl, backup_session: str) -> dict[str, Any] | None:
-    """The Snapshot of a BackupSession (found by its label), or None."""
-    for snapshot in kubectl.objects("Snapshot", NS):
-        labels = snapshot["metadata"].get("labels") or {}
-        if labels.get("kubestash.com/backup-session") == backup_session:
-            return snapshot
-    return None
 
 
 def test_snapshot_of_a_skipped_session_disappears_and_the_other_succeeds(
@@ -39,21 +38,7 @@ def test_snapshot_of_a_skipped_session_disappears_and_the_other_succeeds(
     apply_backup_setup(kubectl, zookeeper, backup_dir, root=zk_root)
     initial = next_session(cluster, kubectl, [])
     manual = f"{BC}-{SESSION}-manual"
-    kubectl.apply(
-        {
-            "apiVersion": "core.kubestash.com/v1alpha1",
-            "kind": "BackupSession",
-            "metadata": {"name": manual, "namespace": NS},
-            "spec": {
-                "invoker": {
-                    "apiGroup": "core.kubestash.com",
-                    "kind": "BackupConfiguration",
-                    "name": BC,
-                },
-                "session": SESSION,
-            },
-        }
-    )
+    kubectl.apply(manual_session(manual))
     cluster.run_until(
         lambda: snapshot_of(kubectl, initial) and snapshot_of(kubectl, manual),
         30,

@@ -19,11 +19,11 @@ from tests.e2e.flow import (
     BC,
     NS,
     REPO,
-    SESSION,
     TARGET,
     apply_backup_setup,
     backup_results,
     dump_dir,
+    manual_session,
     next_session,
     restic_id,
     restic_snapshot_ids,
@@ -36,23 +36,6 @@ from tests.standin.kubectl import Kubectl
 from tests.standin.standin import Standin
 
 SCHEDULE_SECONDS = 300  # the */5 schedule of the BackupConfiguration
-
-
-def manual_session(name: str) -> dict[str, Any]:
-    """A BackupSession asked for by hand (`kubectl kubestash trigger`)."""
-    return {
-        "apiVersion": "core.kubestash.com/v1alpha1",
-        "kind": "BackupSession",
-        "metadata": {"name": name, "namespace": NS},
-        "spec": {
-            "invoker": {
-                "apiGroup": "core.kubestash.com",
-                "kind": "BackupConfiguration",
-                "name": BC,
-            },
-            "session": SESSION,
-        },
-    }
 
 
 def skipped_because(kubectl: Kubectl, cluster: Standin, name: str) -> str:
