@@ -60,7 +60,14 @@ def seed(client: KazooClient, root: str, count: int = 50, size: int = 100) -> di
     return nodes
 
 
-def backup(zookeeper: ZooKeeperServer, root: str, *repos: str, env: dict[str, str]) -> Run:
+def backup(
+    zookeeper: ZooKeeperServer,
+    root: str,
+    *repos: str,
+    env: dict[str, str],
+    options: tuple[str, ...] = (),
+) -> Run:
+    """`executor backup` of `root` (digest auth as the super user) into `repos`, with `options`."""
     repo_args = [arg for repo in repos for arg in ("--repository", repo)]
     return executor(
         "backup",
@@ -71,6 +78,7 @@ def backup(zookeeper: ZooKeeperServer, root: str, *repos: str, env: dict[str, st
         "--root",
         root,
         *repo_args,
+        *options,
         env={**ZK_ENV, **env},
     )
 
@@ -401,9 +409,8 @@ def test_read_all_acls_asks_zookeeper_for_every_acl(
     seed(zk_client, zk_root, count=5)
     repo = str(restic_repository.path)
     assert backup(zookeeper, zk_root, repo, env=restic_repository.env()).code == 0
-    again = executor(
-        "backup", "--zookeeper", zookeeper.hosts, "--auth", "digest", "--root", zk_root,
-        "--repository", repo, "--read-all-acls", env={**ZK_ENV, **restic_repository.env()},
-    )  # fmt: skip
+    again = backup(
+        zookeeper, zk_root, repo, env=restic_repository.env(), options=("--read-all-acls",)
+    )
     assert again.code == 0, again.stderr
     assert logged(again, "ACLs taken") == []

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from kazoo.client import KazooClient
 
-from tests.executor.test_cli import ZK_ENV, Run, executor, seed
+from tests.executor.test_cli import Run, backup, executor, seed
 from tests.infra.s3_fixtures import LocalResticRepository
 from tests.infra.zookeeper import ZooKeeperServer
 
@@ -37,19 +37,12 @@ def utc(text: str) -> dt.datetime:
 def delayed_backup(
     zookeeper: ZooKeeperServer, root: str, repository: LocalResticRepository, not_before: str
 ) -> Run:
-    return executor(
-        "backup",
-        "--zookeeper",
-        zookeeper.hosts,
-        "--auth",
-        "digest",
-        "--root",
+    return backup(
+        zookeeper,
         root,
-        "--repository",
         str(repository.path),
-        "--not-before",
-        not_before,
-        env={**ZK_ENV, **repository.env()},
+        env=repository.env(),
+        options=("--not-before", not_before),
     )
 
 
