@@ -26,7 +26,7 @@ waits for a retry that cannot come.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from hooks import conditions, invalid, jobs, names
@@ -232,12 +232,17 @@ def backup_job(request: SyncRequest) -> dict[str, Any] | None:
 
 
 def _incomplete_condition(
-    request: SyncRequest, incomplete: bool, message: str, when: str
+    request: SyncRequest,
+    status: bool | str,
+    reason: str,
+    message: str,
+    when: str | Callable[[], str],
 ) -> dict[str, Any]:
+    """The Snapshot's BackupIncomplete condition."""
     return conditions.condition(
         CONDITION_BACKUP_INCOMPLETE,
-        incomplete,
-        REASON_EXECUTOR_TERMINATED if incomplete else "BackupExecutorCompleted",
+        status,
+        reason,
         message,
         observed_generation=request.generation,
         previous=request.observed_status.get("conditions"),
@@ -326,14 +331,8 @@ def _attempt_failed_status(
         f"Job {(job.get('metadata') or {}).get('name')} (attempt {job_attempt(job) + 1}) "
         f"failed: {error}; BackupSession {spec.get('backupSession')} may retry it"
     )
-    condition = conditions.condition(
-        CONDITION_BACKUP_INCOMPLETE,
-        conditions.UNKNOWN,
-        REASON_ATTEMPT_FAILED,
-        message,
-        observed_generation=request.generation,
-        previous=request.observed_status.get("conditions"),
-        transition_time=when,
+    condition = _incomplete_condition(
+        request, conditions.UNKNOWN, REASON_ATTEMPT_FAILED, message, when
     )
     components = {COMPONENT: running_component(session)}
     return {
@@ -349,15 +348,9 @@ def _never_ran_status(
 ) -> dict[str, Any]:
     name = str((request.parent.get("spec") or {}).get("backupSession") or "")
     session = request.related.get("BackupSession", CORE_API, name, request.namespace)
-    condition = conditions.condition(
-        CONDITION_BACKUP_INCOMPLETE,
-        True,
-        reason,
-        message,
-        observed_generation=request.generation,
-        previous=request.observed_status.get("conditions"),
-        # The session's own times say when it ended; without it, the Snapshot's.
-        transition_time=lambda: conditions.observed_time([request.parent, session]),
+    # The session's own times say when it ended; without it, the Snapshot's.
+    condition = _incomplete_condition(
+        request, True, reason, message, lambda: conditions.observed_time([request.parent, session])
     )
     # A component left Running by a Job that is gone ended without a result.
     components = {
@@ -415,6 +408,7 @@ def observed_status(request: SyncRequest) -> dict[str, Any]:
                 _incomplete_condition(
                     request,
                     incomplete,
+                    REASON_EXECUTOR_TERMINATED if incomplete else "BackupExecutorCompleted",
                     str(result.get("error") or "") if incomplete else "the backup finished",
                     when,
                 )
